@@ -1,0 +1,78 @@
+import { type Static, Type } from '@sinclair/typebox';
+import { Amr, Metadata, Role, SessionInfo, Timestamp, User, Uuid } from './objects.ts';
+
+/** Passwords: 8 to 128 characters (the contract's rule). */
+export const HttpPassword = Type.String({ minLength: 8, maxLength: 128 });
+/** Checked for shape here; trimmed and lower-cased by identity. */
+export const HttpEmail = Type.String({ minLength: 3, maxLength: 254, pattern: '^\\s*[^\\s@]+@[^\\s@]+\\s*$' });
+export const AuthMode = Type.Optional(Type.Union([Type.Literal('token'), Type.Literal('cookie')]));
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.String({ description: 'stable snake_case code' }),
+    message: Type.String(),
+    details: Type.Optional(Type.Array(Type.Unknown())),
+  },
+  { $id: 'ErrorBody' },
+);
+export type ErrorBody = Static<typeof ErrorBody>;
+
+/** Every successful sign-in. In cookie mode the two tokens travel as cookies and are left out. */
+export const TokenResponse = Type.Object({
+  access_token: Type.Optional(Type.String()),
+  token_type: Type.Literal('Bearer'),
+  expires_in: Type.Integer(),
+  refresh_token: Type.Optional(Type.String()),
+  user: User,
+});
+export type TokenResponse = Static<typeof TokenResponse>;
+
+export const RegisterBody = Type.Object({
+  email: HttpEmail,
+  password: HttpPassword,
+  name: Type.Optional(Type.String({ maxLength: 200 })),
+  metadata: Type.Optional(Metadata),
+  auth_mode: AuthMode,
+});
+export const LoginBody = Type.Object({
+  email: Type.String({ minLength: 1, maxLength: 254 }),
+  password: Type.String({ minLength: 1, maxLength: 1024 }),
+  auth_mode: AuthMode,
+});
+/** The refresh token comes in the body, or (cookie mode) in the refresh cookie. */
+export const RefreshBody = Type.Object({
+  refresh_token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  auth_mode: AuthMode,
+});
+export const GuestBody = Type.Object({ name: Type.Optional(Type.String({ maxLength: 200 })), auth_mode: AuthMode });
+export const GuestConvertBody = Type.Object({
+  email: HttpEmail,
+  password: HttpPassword,
+  name: Type.Optional(Type.String({ maxLength: 200 })),
+  auth_mode: AuthMode,
+});
+export const PatchMeBody = Type.Object({
+  name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+  avatar_url: Type.Optional(Type.Union([Type.String({ maxLength: 2048, format: 'uri' }), Type.Null()])),
+  metadata: Type.Optional(Metadata),
+});
+export const DeleteMeBody = Type.Object({ password: Type.Optional(Type.String({ maxLength: 1024 })) });
+export const PasswordChangeBody = Type.Object({
+  current_password: Type.String({ minLength: 1, maxLength: 1024 }),
+  new_password: HttpPassword,
+});
+
+export const SessionResponse = Type.Object({
+  session: Type.Object({
+    id: Uuid,
+    user_id: Uuid,
+    role: Role,
+    amr: Amr,
+    expires_at: Timestamp,
+  }),
+});
+export const SessionsResponse = Type.Object({
+  sessions: Type.Array(Type.Composite([SessionInfo, Type.Object({ current: Type.Boolean() })])),
+});
+export const SessionsRevoked = Type.Object({ sessions_revoked: Type.Integer() });
+export const IdParams = Type.Object({ id: Uuid });

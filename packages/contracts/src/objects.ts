@@ -1,0 +1,83 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+/** ISO 8601 UTC timestamp string. */
+export const Timestamp = Type.String({ format: 'date-time' });
+export const Uuid = Type.String({ format: 'uuid' });
+
+export const Role = Type.Union([Type.Literal('admin'), Type.Literal('user'), Type.Literal('guest')]);
+export type Role = Static<typeof Role>;
+
+/** Authentication methods references (RFC 8176 style) carried in `amr`. */
+export const Amr = Type.Array(Type.String({ maxLength: 32 }), { maxItems: 8 });
+
+export const Metadata = Type.Record(Type.String(), Type.Unknown());
+
+/** The public User object of the HTTP contract. */
+export const User = Type.Object({
+  id: Uuid,
+  email: Type.Union([Type.String(), Type.Null()]),
+  email_verified: Type.Boolean(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  avatar_url: Type.Union([Type.String(), Type.Null()]),
+  role: Role,
+  metadata: Metadata,
+  mfa_enabled: Type.Boolean(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+export type User = Static<typeof User>;
+
+/** A user as identity hands it to other services: the public object plus what they need to decide. */
+export const UserRecord = Type.Composite([
+  User,
+  Type.Object({
+    project_id: Uuid,
+    banned: Type.Boolean(),
+    has_password: Type.Boolean(),
+  }),
+]);
+export type UserRecord = Static<typeof UserRecord>;
+
+/** A session as listed to its owner. */
+export const SessionInfo = Type.Object({
+  id: Uuid,
+  user_id: Uuid,
+  created_at: Timestamp,
+  last_used_at: Timestamp,
+  expires_at: Timestamp,
+  ip: Type.Union([Type.String(), Type.Null()]),
+  user_agent: Type.Union([Type.String(), Type.Null()]),
+  amr: Amr,
+});
+export type SessionInfo = Static<typeof SessionInfo>;
+
+/** The claims of an access token (a JWT signed by the session service). */
+export const AccessClaims = Type.Object({
+  iss: Type.String(),
+  aud: Type.String(),
+  sub: Uuid,
+  sid: Uuid,
+  role: Role,
+  amr: Amr,
+  auth_time: Type.Integer(),
+  iat: Type.Integer(),
+  exp: Type.Integer(),
+});
+export type AccessClaims = Static<typeof AccessClaims>;
+
+export const Jwk = Type.Object(
+  {
+    kty: Type.String(),
+    kid: Type.String(),
+    alg: Type.String(),
+    use: Type.Literal('sig'),
+    crv: Type.Optional(Type.String()),
+    x: Type.Optional(Type.String()),
+    y: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+export type Jwk = Static<typeof Jwk>;
+
+/** The id of the project every deployment starts with. */
+export const DEFAULT_PROJECT_ID = '00000000-0000-7000-8000-000000000001';

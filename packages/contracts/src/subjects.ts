@@ -1,0 +1,42 @@
+/**
+ * Every NATS subject Gatehouse uses. Requests are `<service>.<entity>.<verb>`
+ * and are served in a queue group named after the owning service; events are
+ * past-tense facts under `events.` so a stream or a permission can take the
+ * whole prefix.
+ */
+export const requests = {
+  identityRegister: 'identity.user.register',
+  identityAuthenticate: 'identity.user.authenticate',
+  identityGetUser: 'identity.user.get',
+  identityUpdateUser: 'identity.user.update',
+  identityDeleteUser: 'identity.user.delete',
+  identityChangePassword: 'identity.password.change',
+  identityCreateGuest: 'identity.guest.create',
+  identityConvertGuest: 'identity.guest.convert',
+  identityHealth: 'identity.health.check',
+  sessionCreate: 'session.session.create',
+  sessionRefresh: 'session.session.refresh',
+  sessionRevoke: 'session.session.revoke',
+  sessionRevokeUser: 'session.user.revoke',
+  sessionList: 'session.session.list',
+  sessionRevocations: 'session.revocation.list',
+  sessionJwks: 'session.jwks.get',
+  sessionHealth: 'session.health.check',
+  mfaHealth: 'mfa.health.check',
+  mailerHealth: 'mailer.health.check',
+} as const;
+
+export const events = {
+  userCreated: 'events.user.created',
+  userUpdated: 'events.user.updated',
+  userPasswordChanged: 'events.user.password_changed',
+  userDeleted: 'events.user.deleted',
+  sessionRevoked: 'events.session.revoked',
+  keysRotated: 'events.keys.rotated',
+} as const;
+
+export type RequestSubject = (typeof requests)[keyof typeof requests];
+export type EventSubject = (typeof events)[keyof typeof events];
+
+/** The queue group a service's replicas share: its own name. */
+export const queueGroupOf = (subject: RequestSubject): string => subject.split('.')[0] as string;
