@@ -1,0 +1,133 @@
+import {
+  type EventOf,
+  type EventSchemas,
+  eventSchemas,
+  isErrorCode,
+  queueGroupOf,
+  ReplyError,
+  type RequestOf,
+  type RequestSchemas,
+  type ResponseOf,
+  requestSchemas,
+} from '@gatehouse/contracts';
+import type { Logger } from 'pino';
+import { AppError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { validate } from '../validation.ts';
+import type { Headers, Transport } from './transport.ts';
+
+export type RequestSubjectName = keyof RequestSchemas;
+export type EventSubjectName = keyof EventSchemas;
+
+/** What a handler knows about the message it is handling. */
+export interface MessageContext {
+  requestId: string;
+  log: Logger;
+}
+
+type Reply = { ok: true; data: unknown } | { ok: false; error: { code: string; message: string; details?: unknown[] } };
+
+/**
+ * The typed, validated bus every service uses. Payloads are checked against
+ * the contracts' schemas on both ends; a reply is `{ok, data}` or
+ * `{ok: false, error}`, and an error reply is rethrown to the caller as the
+ * same AppError. Anything that is not an AppError is a bug: logged with the
+ * request id and answered as `internal`.
+ */
+export class Bus {
+  readonly transport: Transport;
+  readonly #log: Logger;
+  readonly #timeoutMs: number;
+
+  constructor(transport: Transport, log: Logger, options: { timeoutMs: number }) {
+    this.transport = transport;
+    this.#log = log;
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  /** Sends a request; resolves with the validated response or throws the handler's AppError. */
+  async request<S extends RequestSubjectName>(
+    subject: S,
+    data: RequestOf<S>,
+    options: { requestId?: string; timeoutMs?: number } = {},
+  ): Promise<ResponseOf<S>> {
+    const schemas = requestSchemas[subject];
+    validate(schemas.request, data, `${subject} request`);
+    const raw = await this.transport.request(subject, JSON.stringify(data), {
+      timeoutMs: options.timeoutMs ?? this.#timeoutMs,
+      headers: { 'x-request-id': options.requestId ?? newId() },
+    });
+    let reply: Reply;
+    try {
+      reply = JSON.parse(raw) as Reply;
+    } catch (cause) {
+      throw new AppError('internal', `${subject} sent a malformed reply`, { cause });
+    }
+    if (reply.ok) return validate(schemas.response, reply.data, `${subject} response`);
+    const error = validate(ReplyError, reply.error, `${subject} error`);
+    const code = isErrorCode(error.code) ? error.code : 'internal';
+    throw new AppError(code, error.message, error.details ? { details: error.details } : {});
+  }
+
+  /** Serves a request subject in the owning service's queue group. */
+  serve<S extends RequestSubjectName>(
+    subject: S,
+    handler: (data: RequestOf<S>, ctx: MessageContext) => Promise<ResponseOf<S>>,
+  ): void {
+    const schemas = requestSchemas[subject];
+    this.transport.serve(subject, queueGroupOf(subject), async (body, headers) => {
+      const requestId = headers['x-request-id'] ?? newId();
+      const log = this.#log.child({ reqId: requestId, subject });
+      try {
+        const data = validate(schemas.request, JSON.parse(body), `${subject} request`);
+        const result = await handler(data, { requestId, log });
+        validate(schemas.response, result, `${subject} response`);
+        return JSON.stringify({ ok: true, data: result } satisfies Reply);
+      } catch (err) {
+        return JSON.stringify({ ok: false, error: this.#toReplyError(err, log) } satisfies Reply);
+      }
+    });
+  }
+
+  /** Publishes a validated event. */
+  async publish<E extends EventSubjectName>(subject: E, data: EventOf<E>, options: { requestId?: string } = {}) {
+    validate(eventSchemas[subject], data, `${subject} event`);
+    const headers: Headers = { 'x-request-id': options.requestId ?? newId() };
+    await this.transport.publish(subject, JSON.stringify(data), headers);
+  }
+
+  /**
+   * Receives an event. Without `queue` every subscriber gets it (the gateway's
+   * revocation set); with a queue, one member of the group does.
+   */
+  subscribe<E extends EventSubjectName>(
+    subject: E,
+    handler: (data: EventOf<E>, ctx: MessageContext) => void | Promise<void>,
+    options: { queue?: string } = {},
+  ): void {
+    this.transport.subscribe(
+      subject,
+      (body, headers) => {
+        const requestId = headers['x-request-id'] ?? newId();
+        const log = this.#log.child({ reqId: requestId, subject });
+        try {
+          const data = validate(eventSchemas[subject], JSON.parse(body), `${subject} event`);
+          Promise.resolve(handler(data, { requestId, log })).catch((err) => log.error({ err }, 'event handler failed'));
+        } catch (err) {
+          log.error({ err }, 'dropped an invalid event');
+        }
+      },
+      options.queue,
+    );
+  }
+
+  #toReplyError(err: unknown, log: Logger): { code: string; message: string; details?: unknown[] } {
+    if (err instanceof AppError) {
+      if (err.code === 'service_unavailable') log.warn({ err }, err.message);
+      return { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
+    }
+    if (err instanceof SyntaxError) return { code: 'validation_failed', message: 'malformed message' };
+    log.error({ err }, 'unexpected error');
+    return { code: 'internal', message: 'internal error' };
+  }
+}

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** Argon2id parameters, parsed from `PASSWORD_HASH` (`argon2id:m=19456,t=2,p=1`). */
+export interface PasswordHashParams {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+/**
+ * Every setting of Gatehouse, from the environment variables named in the
+ * configuration contract. `loadConfig` is the only reader of `process.env`
+ * (main.ts passes it in); it fails fast on a bad value.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  publicUrl: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  natsUrl: string | undefined;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+  sessionMaxAge: number;
+  refreshReuseInterval: number;
+  requireEmailVerification: boolean;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  redirectAllowlist: string[];
+  corsOrigins: string[];
+  rateLimitPerIpPerMinute: number;
+  loginFailuresPerAccount: number;
+  passwordHash: PasswordHashParams;
+  /** 32 bytes that encrypt secrets at rest; undefined only when it must be generated (embedded). */
+  secretKey: Buffer | undefined;
+  signingAlg: 'ES256' | 'EdDSA';
+  keyRotationDays: number;
+  busTimeoutMs: number;
+  trustProxy: boolean;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+class ConfigError extends Error {}
+
+function int(env: Env, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} must be an integer >= ${min}, got "${raw}"`);
+  return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function list(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Parses `argon2id:m=19456,t=2,p=1`. */
+export function parsePasswordHash(raw: string): PasswordHashParams {
+  const match = /^argon2id:m=(\d+),t=(\d+),p=(\d+)$/.exec(raw.trim());
+  if (!match) throw new ConfigError(`PASSWORD_HASH must look like argon2id:m=19456,t=2,p=1, got "${raw}"`);
+  const [memoryCost, timeCost, parallelism] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  // OWASP's floor for argon2id is m=19456 (19 MiB), t=2; below it we refuse to start.
+  if (memoryCost < 8192 || timeCost < 1 || parallelism < 1) throw new ConfigError('PASSWORD_HASH parameters too weak');
+  return { memoryCost, timeCost, parallelism };
+}
+
+function secretKey(raw: string | undefined): Buffer | undefined {
+  if (!raw) return undefined;
+  const key = Buffer.from(raw, 'base64');
+  if (key.length < 32) throw new ConfigError('SECRET_KEY must be at least 32 random bytes, base64 encoded');
+  return key.subarray(0, 32);
+}
+
+/** Reads the configuration; throws with a clear message on a bad value. */
+export function loadConfig(env: Env): Config {
+  const port = int(env, 'PORT', 8080, 0);
+  const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
+  try {
+    new URL(publicUrl);
+  } catch {
+    throw new ConfigError(`PUBLIC_URL must be an absolute URL, got "${publicUrl}"`);
+  }
+  const alg = env.SIGNING_ALG ?? 'ES256';
+  if (alg !== 'ES256' && alg !== 'EdDSA') throw new ConfigError('SIGNING_ALG must be ES256 or EdDSA');
+  const allow = list(env.REDIRECT_ALLOWLIST);
+  return {
+    port,
+    host: env.HOST || '127.0.0.1',
+    publicUrl,
+    dataDir: resolve(env.DATA_DIR || './.gatehouse'),
+    databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    natsUrl: env.NATS_URL || undefined,
+    smtpUrl: env.SMTP_URL || undefined,
+    mailFrom: env.MAIL_FROM || 'Gatehouse <no-reply@localhost>',
+    accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 900, 1),
+    refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 604800, 1),
+    sessionMaxAge: int(env, 'SESSION_MAX_AGE', 2592000, 1),
+    refreshReuseInterval: int(env, 'REFRESH_REUSE_INTERVAL', 10, 0),
+    requireEmailVerification: bool(env, 'REQUIRE_EMAIL_VERIFICATION', false),
+    adminEmail: env.ADMIN_EMAIL || undefined,
+    adminPassword: env.ADMIN_PASSWORD || undefined,
+    redirectAllowlist: allow.length ? allow : [new URL(publicUrl).origin],
+    corsOrigins: list(env.CORS_ORIGINS),
+    rateLimitPerIpPerMinute: int(env, 'RATE_LIMIT_PER_IP_PER_MINUTE', 60, 1),
+    loginFailuresPerAccount: int(env, 'LOGIN_FAILURES_PER_ACCOUNT', 10, 1),
+    passwordHash: parsePasswordHash(env.PASSWORD_HASH || 'argon2id:m=19456,t=2,p=1'),
+    secretKey: secretKey(env.SECRET_KEY),
+    signingAlg: alg,
+    keyRotationDays: int(env, 'KEY_ROTATION_DAYS', 30, 1),
+    busTimeoutMs: int(env, 'BUS_TIMEOUT_MS', 5000, 100),
+    trustProxy: bool(env, 'TRUST_PROXY', false),
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+}
+
+/** Stack mode: SECRET_KEY is required. Returns it or throws. */
+export function requireSecretKey(config: Config): Buffer {
+  if (!config.secretKey) throw new ConfigError('SECRET_KEY is required (32+ random bytes, base64)');
+  return config.secretKey;
+}
+
+/**
+ * Embedded mode: the SECRET_KEY from the environment, or one generated once
+ * into DATA_DIR/secret.key (mode 600) so restarts can decrypt what they stored.
+ */
+export function embeddedSecretKey(config: Config): Buffer {
+  if (config.secretKey) return config.secretKey;
+  const file = join(config.dataDir, 'secret.key');
+  if (!existsSync(file)) {
+    mkdirSync(config.dataDir, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 });
+  }
+  chmodSync(file, 0o600);
+  return secretKey(readFileSync(file, 'utf8').trim()) as Buffer;
+}

@@ -1,0 +1,19 @@
+export { Bus, type EventSubjectName, type MessageContext, type RequestSubjectName } from './bus/bus.ts';
+export { InProcessTransport } from './bus/in-process.ts';
+export { NatsTransport } from './bus/nats.ts';
+export type { Headers, Transport } from './bus/transport.ts';
+export {
+  type Config,
+  embeddedSecretKey,
+  loadConfig,
+  type PasswordHashParams,
+  parsePasswordHash,
+  requireSecretKey,
+} from './config.ts';
+export { connectBus } from './connect.ts';
+export { AppError, isAppError, unavailable } from './errors.ts';
+export { newId } from './ids.ts';
+export { createLogger, type Logger } from './logger.ts';
+export { seal, unseal } from './sealed.ts';
+export { Shutdown } from './shutdown.ts';
+export { validate } from './validation.ts';
