@@ -1,0 +1,79 @@
+import type { Bus, Config, Logger } from '@gatehouse/kit';
+import { registerKeyHandlers } from './keys/keys.handlers.ts';
+import { KeyService } from './keys/keys.service.ts';
+import { registerSessionHandlers } from './sessions/sessions.handlers.ts';
+import { SessionService } from './sessions/sessions.service.ts';
+import type { SessionStore } from './sessions/sessions.store.ts';
+
+export { MemorySessionStore } from './sessions/sessions.store.memory.ts';
+export { RedisSessionStore } from './sessions/sessions.store.redis.ts';
+export type { SessionStore } from './sessions/sessions.store.ts';
+
+export interface SessionDeps {
+  bus: Bus;
+  store: SessionStore;
+  config: Config;
+  log: Logger;
+  /** SECRET_KEY: seals the private signing keys at rest. */
+  secretKey: Buffer;
+  now?: () => number;
+}
+
+/** How often a replica checks whether the signing key is due for rotation. */
+const KEY_CHECK_INTERVAL_MS = 3_600_000;
+
+/**
+ * The session service: loads (or creates) the signing keys, then serves every
+ * `session.*` subject on `deps.bus`. It never connects by itself; main.ts (or
+ * the embedded mode) hands it a bus and a store. `rotateKeys` forces a key
+ * rotation (tests, operators); rotation otherwise happens every
+ * `keyRotationDays`, checked at start and hourly.
+ */
+export async function startSession(
+  deps: SessionDeps,
+): Promise<{ close(): Promise<void>; rotateKeys(): Promise<void> }> {
+  const { bus, store, config, log } = deps;
+  const now = deps.now ?? Date.now;
+  const keys = new KeyService({
+    store,
+    secretKey: deps.secretKey,
+    alg: config.signingAlg,
+    rotationDays: config.keyRotationDays,
+    accessTokenTtl: config.accessTokenTtl,
+    now,
+    log,
+    onActivated: (kid) => bus.publish('events.keys.rotated', { v: 1, kid }),
+  });
+  // Every replica reloads when any of them rotates (no queue group: all receive it).
+  bus.subscribe('events.keys.rotated', () => keys.reload());
+  await keys.start();
+
+  const sessions = new SessionService({
+    store,
+    signer: keys,
+    config,
+    log,
+    now,
+    // Published (and, over NATS, flushed) before the revoking call is answered,
+    // so every gateway refuses the session's tokens by the time the caller hears back.
+    onRevoked: (event) => bus.publish('events.session.revoked', { v: 1, ...event }),
+  });
+  registerSessionHandlers(bus, sessions);
+  registerKeyHandlers(bus, keys);
+  bus.serve('session.health.check', async () => {
+    await store.ping();
+    return { ok: true };
+  });
+
+  const timer = setInterval(() => {
+    keys.rotateIfDue().catch((err) => log.error({ err }, 'signing-key rotation check failed'));
+  }, KEY_CHECK_INTERVAL_MS);
+  timer.unref();
+
+  return {
+    close: async () => clearInterval(timer),
+    rotateKeys: async () => {
+      await keys.rotate();
+    },
+  };
+}

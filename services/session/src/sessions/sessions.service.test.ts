@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { describe, test } from 'node:test';
+import type { EventOf } from '@gatehouse/contracts';
+import { Bus, createLogger, InProcessTransport, isAppError, loadConfig } from '@gatehouse/kit';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { startSession } from '../app.ts';
+import { MemorySessionStore } from './sessions.store.memory.ts';
+
+const log = createLogger({ name: 'test', level: 'silent' });
+const PUBLIC_URL = 'https://auth.example.test';
+
+/** The service on an in-process bus with a memory store and a clock the test moves. */
+async function harness(env: Record<string, string> = {}) {
+  const clock = { now: Date.UTC(2025, 0, 1) };
+  const config = loadConfig({ PUBLIC_URL, ACCESS_TOKEN_TTL: '900', REFRESH_REUSE_INTERVAL: '10', ...env });
+  const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 2000 });
+  const service = await startSession({
+    bus,
+    store: new MemorySessionStore(),
+    config,
+    log,
+    secretKey: randomBytes(32),
+    now: () => clock.now,
+  });
+  const revoked: EventOf<'events.session.revoked'>[] = [];
+  const rotated: string[] = [];
+  bus.subscribe('events.session.revoked', (event) => void revoked.push(event));
+  bus.subscribe('events.keys.rotated', (event) => void rotated.push(event.kid));
+  const signIn = (userId = randomUUID(), projectId = randomUUID()) =>
+    bus.request('session.session.create', {
+      user_id: userId,
+      project_id: projectId,
+      role: 'user',
+      amr: ['pwd', 'otp'],
+      ip: '203.0.113.9',
+      user_agent: 'test',
+    });
+  const verify = async (token: string, audience: string) => {
+    const { keys } = await bus.request('session.jwks.get', {});
+    return jwtVerify(token, createLocalJWKSet({ keys }), {
+      issuer: PUBLIC_URL,
+      audience,
+      currentDate: new Date(clock.now),
+    });
+  };
+  const kids = async () => (await bus.request('session.jwks.get', {})).keys.map((k) => k.kid);
+  return { bus, clock, service, revoked, rotated, signIn, verify, kids, config };
+}
+
+describe('session service', () => {
+  test('issues access tokens whose claims and signature verify against the JWKS', async () => {
+    const h = await harness();
+    const userId = randomUUID();
+    const projectId = randomUUID();
+    const created = await h.signIn(userId, projectId);
+    const signedInAt = Math.floor(h.clock.now / 1000);
+    assert.equal(created.expires_in, 900);
+    assert.match(created.refresh_token, /^[A-Za-z0-9_-]{43}$/);
+
+    h.clock.now += 60_000;
+    const refreshed = await h.bus.request('session.session.refresh', { refresh_token: created.refresh_token });
+    assert.equal(refreshed.session_id, created.session_id);
+    assert.equal(refreshed.user_id, userId);
+    assert.equal(refreshed.project_id, projectId);
+    assert.notEqual(refreshed.refresh_token, created.refresh_token);
+
+    const { payload, protectedHeader } = await h.verify(refreshed.access_token, projectId);
+    const iat = Math.floor(h.clock.now / 1000);
+    assert.deepEqual(payload, {
+      iss: PUBLIC_URL,
+      aud: projectId,
+      sub: userId,
+      sid: created.session_id,
+      role: 'user',
+      amr: ['pwd', 'otp'],
+      auth_time: signedInAt,
+      iat,
+      exp: iat + 900,
+    });
+    assert.equal(protectedHeader.alg, 'ES256');
+    assert.equal(protectedHeader.typ, 'JWT');
+    assert.deepEqual(await h.kids(), [protectedHeader.kid]);
+    const [jwk] = (await h.bus.request('session.jwks.get', {})).keys;
+    assert.deepEqual(Object.keys(jwk ?? {}).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+  });
+
+  test('a key rotation keeps the old kid in the JWKS until its last token expires, then drops it', async () => {
+    const h = await harness();
+    const before = await h.signIn();
+    const oldKid = decodeProtectedHeader(before.access_token).kid;
+    await h.service.rotateKeys();
+    const newKid = h.rotated[0];
+    assert.ok(newKid && newKid !== oldKid);
+    assert.deepEqual((await h.kids()).sort(), [oldKid, newKid].sort());
+    const after = await h.signIn();
+    assert.equal(decodeProtectedHeader(after.access_token).kid, newKid);
+
+    h.clock.now += 900_000 + 59_000; // the old key's last token has expired, skew not yet
+    assert.ok((await h.kids()).includes(oldKid as string));
+    h.clock.now += 1_000;
+    assert.deepEqual(await h.kids(), [newKid]);
+  });
+
+  test('refuses a refresh token replayed after the grace window, revokes the session and says so', async () => {
+    const h = await harness();
+    const userId = randomUUID();
+    const created = await h.signIn(userId);
+    await h.signIn(userId); // a second session that must survive
+    await h.bus.request('session.session.refresh', { refresh_token: created.refresh_token });
+    h.clock.now += 5_000; // a second tab, within the window
+    await h.bus.request('session.session.refresh', { refresh_token: created.refresh_token });
+    h.clock.now += 5_001; // now past 10 s since the rotation
+
+    await assert.rejects(h.bus.request('session.session.refresh', { refresh_token: created.refresh_token }), (err) =>
+      isAppError(err, 'invalid_grant'),
+    );
+    const until = h.clock.now + 900_000 + 60_000;
+    assert.deepEqual(h.revoked, [
+      { v: 1, user_id: userId, session_ids: [created.session_id], until, reason: 'refresh_token_reuse' },
+    ]);
+    const { sessions } = await h.bus.request('session.session.list', { user_id: userId });
+    assert.equal(sessions.length, 1);
+    assert.notEqual(sessions[0]?.id, created.session_id);
+    const { revoked } = await h.bus.request('session.revocation.list', {});
+    assert.deepEqual(revoked, [{ session_id: created.session_id, until }]);
+  });
+
+  test('unknown refresh tokens are invalid_grant, and so are tokens past the idle lifetime', async () => {
+    const h = await harness({ REFRESH_TOKEN_TTL: '3600' });
+    await assert.rejects(h.bus.request('session.session.refresh', { refresh_token: 'nope' }), (err) =>
+      isAppError(err, 'invalid_grant'),
+    );
+    const created = await h.signIn();
+    h.clock.now += 3_600_000;
+    await assert.rejects(h.bus.request('session.session.refresh', { refresh_token: created.refresh_token }), (err) =>
+      isAppError(err, 'invalid_grant'),
+    );
+    assert.equal(h.revoked.length, 0);
+  });
+
+  test('lists sessions for their owner and revokes them, another user’s being not_found', async () => {
+    const h = await harness();
+    const userId = randomUUID();
+    const first = await h.signIn(userId);
+    h.clock.now += 1000;
+    const second = await h.signIn(userId);
+    h.clock.now += 1000;
+    const third = await h.signIn(userId);
+    const { sessions } = await h.bus.request('session.session.list', { user_id: userId });
+    assert.deepEqual(
+      sessions.map((s) => s.id),
+      [third.session_id, second.session_id, first.session_id],
+    );
+    assert.deepEqual(sessions[2], {
+      id: first.session_id,
+      user_id: userId,
+      created_at: new Date(h.clock.now - 2000).toISOString(),
+      last_used_at: new Date(h.clock.now - 2000).toISOString(),
+      expires_at: new Date(h.clock.now - 2000 + 2_592_000_000).toISOString(),
+      ip: '203.0.113.9',
+      user_agent: 'test',
+      amr: ['pwd', 'otp'],
+    });
+
+    const stranger = randomUUID();
+    await assert.rejects(
+      h.bus.request('session.session.revoke', { session_id: first.session_id, user_id: stranger, reason: 'logout' }),
+      (err) => isAppError(err, 'not_found'),
+    );
+    assert.equal(h.revoked.length, 0);
+    await h.bus.request('session.session.revoke', { session_id: first.session_id, user_id: userId, reason: 'logout' });
+    assert.deepEqual(h.revoked.at(-1)?.session_ids, [first.session_id]);
+
+    const { session_ids } = await h.bus.request('session.user.revoke', {
+      user_id: userId,
+      except_session_id: third.session_id,
+      reason: 'password_changed',
+    });
+    assert.deepEqual(session_ids, [second.session_id]);
+    assert.equal(h.revoked.at(-1)?.reason, 'password_changed');
+    const left = await h.bus.request('session.session.list', { user_id: userId });
+    assert.deepEqual(
+      left.sessions.map((s) => s.id),
+      [third.session_id],
+    );
+    await assert.rejects(h.bus.request('session.session.refresh', { refresh_token: second.refresh_token }), (err) =>
+      isAppError(err, 'invalid_grant'),
+    );
+  });
+
+  test('answers the health check', async () => {
+    const h = await harness();
+    assert.deepEqual(await h.bus.request('session.health.check', {}), { ok: true });
+  });
+
+  test('signs with EdDSA when configured', async () => {
+    const h = await harness({ SIGNING_ALG: 'EdDSA' });
+    const projectId = randomUUID();
+    const created = await h.signIn(randomUUID(), projectId);
+    const { protectedHeader } = await h.verify(created.access_token, projectId);
+    assert.equal(protectedHeader.alg, 'EdDSA');
+    const [jwk] = (await h.bus.request('session.jwks.get', {})).keys;
+    assert.deepEqual([jwk?.kty, jwk?.crv, jwk?.y], ['OKP', 'Ed25519', undefined]);
+  });
+});

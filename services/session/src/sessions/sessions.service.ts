@@ -1,0 +1,181 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { AccessClaims, EventOf, RequestOf, ResponseOf, SessionInfo } from '@gatehouse/contracts';
+import { AppError, type Config, type Logger, newId } from '@gatehouse/kit';
+import type { Revocation, SessionRecord, SessionStore } from './sessions.store.ts';
+
+type Lifetimes = Pick<
+  Config,
+  'publicUrl' | 'accessTokenTtl' | 'refreshTokenTtl' | 'sessionMaxAge' | 'refreshReuseInterval'
+>;
+type RevokedEvent = Omit<EventOf<'events.session.revoked'>, 'v'>;
+
+export interface SessionServiceDeps {
+  store: SessionStore;
+  signer: { sign(claims: AccessClaims): Promise<string> };
+  config: Lifetimes;
+  /** Called once a revocation is stored and before the caller is answered: the app publishes the event. */
+  onRevoked: (event: RevokedEvent) => Promise<void>;
+  log: Logger;
+  now: () => number;
+  random?: (bytes: number) => Buffer;
+  newId?: () => string;
+}
+
+/** Verifiers may accept a token up to this long past `exp`; a revocation entry outlives that too. */
+const SKEW_MS = 60_000;
+
+/** SHA-256 of a refresh token: the only form in which it is stored. */
+export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/**
+ * The rules of sessions: opening one, refresh-token rotation with reuse
+ * detection, revocation, listing. Clock and randomness are injected.
+ */
+export class SessionService {
+  readonly #d: SessionServiceDeps;
+  readonly #random: (bytes: number) => Buffer;
+  readonly #newId: () => string;
+
+  constructor(deps: SessionServiceDeps) {
+    this.#d = deps;
+    this.#random = deps.random ?? randomBytes;
+    this.#newId = deps.newId ?? newId;
+  }
+
+  /** Opens a session after a sign-in; returns its first access and refresh tokens. */
+  async create(input: RequestOf<'session.session.create'>): Promise<ResponseOf<'session.session.create'>> {
+    const { config, now } = this.#d;
+    const at = now();
+    const expiresAt = at + config.sessionMaxAge * 1000;
+    const session: SessionRecord = {
+      id: this.#newId(),
+      user_id: input.user_id,
+      project_id: input.project_id,
+      role: input.role,
+      amr: input.amr,
+      auth_time: Math.floor(at / 1000),
+      created_at: at,
+      last_used_at: at,
+      expires_at: expiresAt,
+      idle_expires_at: Math.min(at + config.refreshTokenTtl * 1000, expiresAt),
+      ip: input.ip ?? null,
+      user_agent: input.user_agent ?? null,
+    };
+    const refreshToken = this.#newRefreshToken();
+    await this.#d.store.createSession(session, hashToken(refreshToken));
+    return this.#tokens(session, refreshToken, at);
+  }
+
+  /**
+   * Exchanges a refresh token for new tokens (rotation). Throws `invalid_grant`
+   * for an unknown, expired or revoked token or session; a rotated token
+   * presented after the grace window also revokes its whole session first.
+   */
+  async refresh(input: RequestOf<'session.session.refresh'>): Promise<ResponseOf<'session.session.refresh'>> {
+    const { config, store, now } = this.#d;
+    const at = now();
+    const next = this.#newRefreshToken();
+    const outcome = await store.refresh({
+      presentedHash: hashToken(input.refresh_token),
+      nextHash: hashToken(next),
+      now: at,
+      graceMs: config.refreshReuseInterval * 1000,
+      idleMs: config.refreshTokenTtl * 1000,
+      ip: input.ip,
+      userAgent: input.user_agent,
+      revokedUntil: this.#revokedUntil(at),
+    });
+    if (outcome.kind === 'reused') {
+      // Someone replayed a retired token: either the client or a thief holds a
+      // copy, and we cannot tell which, so the whole session goes (RFC 9700 4.14.2).
+      this.#d.log.warn(
+        { session_id: outcome.sessionId, user_id: outcome.userId },
+        'refresh token reuse: session revoked',
+      );
+      await this.#revoked(outcome.userId, [outcome.sessionId], at, 'refresh_token_reuse');
+    }
+    if (outcome.kind !== 'rotated') throw new AppError('invalid_grant', 'the refresh token is invalid or expired');
+    const { session } = outcome;
+    const tokens = await this.#tokens(session, next, at);
+    return { ...tokens, user_id: session.user_id, project_id: session.project_id };
+  }
+
+  /**
+   * Revokes one session. With `user_id`, a session that is not that user's (or
+   * does not exist) is `not_found`, so nobody learns about other users' ids.
+   * Without it, an unknown session is already as revoked as it can be.
+   */
+  async revoke(input: RequestOf<'session.session.revoke'>): Promise<void> {
+    const at = this.#d.now();
+    const until = this.#revokedUntil(at);
+    const ownerId = await this.#d.store.revokeSession(input.session_id, { ownerId: input.user_id, until, now: at });
+    if (ownerId === null) {
+      if (input.user_id !== undefined) throw new AppError('not_found', 'no such session');
+      return;
+    }
+    await this.#revoked(ownerId, [input.session_id], at, input.reason);
+  }
+
+  /** Revokes every session of a user but `except_session_id`; returns the revoked ids. */
+  async revokeUser(input: RequestOf<'session.user.revoke'>): Promise<string[]> {
+    const at = this.#d.now();
+    const ids = await this.#d.store.revokeUserSessions(input.user_id, {
+      exceptId: input.except_session_id,
+      until: this.#revokedUntil(at),
+      now: at,
+    });
+    if (ids.length) await this.#revoked(input.user_id, ids, at, input.reason);
+    return ids;
+  }
+
+  /** The user's live sessions, newest first. */
+  async list(userId: string): Promise<SessionInfo[]> {
+    const sessions = await this.#d.store.listSessions(userId, this.#d.now());
+    return sessions.map((s) => ({
+      id: s.id,
+      user_id: s.user_id,
+      created_at: new Date(s.created_at).toISOString(),
+      last_used_at: new Date(s.last_used_at).toISOString(),
+      expires_at: new Date(s.expires_at).toISOString(),
+      ip: s.ip,
+      user_agent: s.user_agent,
+      amr: s.amr,
+    }));
+  }
+
+  /** The unexpired revocation-list entries (gateways load them at start). */
+  async revocations(): Promise<Revocation[]> {
+    return this.#d.store.listRevocations(this.#d.now());
+  }
+
+  /** Until then a revoked id must stay listed: the longest-lived access token carrying it, plus skew. */
+  #revokedUntil(at: number): number {
+    return at + this.#d.config.accessTokenTtl * 1000 + SKEW_MS;
+  }
+
+  async #revoked(userId: string, sessionIds: string[], at: number, reason: string): Promise<void> {
+    await this.#d.onRevoked({ user_id: userId, session_ids: sessionIds, until: this.#revokedUntil(at), reason });
+  }
+
+  #newRefreshToken(): string {
+    // 256 bits: guessing is hopeless, so a plain SHA-256 (no salt, no slow hash) is enough to store it.
+    return this.#random(32).toString('base64url');
+  }
+
+  async #tokens(session: SessionRecord, refreshToken: string, at: number) {
+    const iat = Math.floor(at / 1000);
+    const ttl = this.#d.config.accessTokenTtl;
+    const accessToken = await this.#d.signer.sign({
+      iss: this.#d.config.publicUrl,
+      aud: session.project_id,
+      sub: session.user_id,
+      sid: session.id,
+      role: session.role,
+      amr: session.amr,
+      auth_time: session.auth_time,
+      iat,
+      exp: iat + ttl,
+    });
+    return { access_token: accessToken, expires_in: ttl, refresh_token: refreshToken, session_id: session.id };
+  }
+}

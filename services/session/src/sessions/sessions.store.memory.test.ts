@@ -1,0 +1,4 @@
+import { sessionStoreContract } from './sessions.store.contract.ts';
+import { MemorySessionStore } from './sessions.store.memory.ts';
+
+sessionStoreContract('memory', () => new MemorySessionStore());

@@ -1,0 +1,199 @@
+import { unavailable, validate } from '@gatehouse/kit';
+import type { Static, TSchema } from '@sinclair/typebox';
+import type { Redis, Result } from 'ioredis';
+import { StoredKey } from '../keys/keys.store.ts';
+import { ACTIVATE_KEY, CREATE, REFRESH, REVOKE_ONE, REVOKE_USER } from './sessions.store.redis.lua.ts';
+import {
+  isLive,
+  type RefreshInput,
+  type RefreshOutcome,
+  type Revocation,
+  SessionRecord,
+  type SessionStore,
+} from './sessions.store.ts';
+
+type Arg = string | number;
+
+// The scripts, registered with defineCommand: ioredis sends EVALSHA and falls
+// back to EVAL once when the server does not know the script yet.
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    ghSessionCreate(...args: Arg[]): Result<number, Context>;
+    ghSessionRefresh(...args: Arg[]): Result<[string, ...unknown[]], Context>;
+    ghSessionRevokeOne(...args: Arg[]): Result<string | null, Context>;
+    ghSessionRevokeUser(...args: Arg[]): Result<string[], Context>;
+    ghKeyActivate(...args: Arg[]): Result<number, Context>;
+  }
+}
+
+/**
+ * The stack's session store, in Redis (see sessions.store.redis.lua.ts for the
+ * key layout). Every Redis failure (down, timeout) becomes AppError
+ * `service_unavailable`; the client is expected to fail fast rather than
+ * queue (maxRetriesPerRequest 1, no offline queue), so a call never hangs.
+ */
+export class RedisSessionStore implements SessionStore {
+  readonly #redis: Redis;
+  readonly #p: string;
+
+  /** `prefix` namespaces every key, so tests (or tenants of one Redis) stay apart. */
+  constructor(redis: Redis, options: { prefix?: string } = {}) {
+    this.#redis = redis;
+    this.#p = options.prefix ?? 'gh:';
+    redis.defineCommand('ghSessionCreate', { numberOfKeys: 0, lua: CREATE });
+    redis.defineCommand('ghSessionRefresh', { numberOfKeys: 0, lua: REFRESH });
+    redis.defineCommand('ghSessionRevokeOne', { numberOfKeys: 0, lua: REVOKE_ONE });
+    redis.defineCommand('ghSessionRevokeUser', { numberOfKeys: 0, lua: REVOKE_USER });
+    redis.defineCommand('ghKeyActivate', { numberOfKeys: 3, lua: ACTIVATE_KEY });
+  }
+
+  async createSession(s: SessionRecord, refreshHash: string): Promise<void> {
+    const fields: Arg[] = ['user_id', s.user_id, 'project_id', s.project_id, 'role', s.role];
+    fields.push('amr', JSON.stringify(s.amr), 'auth_time', s.auth_time, 'created_at', s.created_at);
+    fields.push('last_used_at', s.last_used_at, 'expires_at', s.expires_at, 'idle_expires_at', s.idle_expires_at);
+    // Absent fields read back as null.
+    if (s.ip !== null) fields.push('ip', s.ip);
+    if (s.user_agent !== null) fields.push('user_agent', s.user_agent);
+    const args = [this.#p, s.id, s.user_id, refreshHash, s.created_at, s.expires_at, s.idle_expires_at];
+    await this.#run(() => this.#redis.ghSessionCreate(...args, ...fields));
+  }
+
+  async getSession(id: string, now: number): Promise<SessionRecord | null> {
+    const fields = await this.#run(() => this.#redis.hgetall(`${this.#p}s:${id}`));
+    const session = toSession(id, fields);
+    return session && isLive(session, now) ? session : null;
+  }
+
+  async listSessions(userId: string, now: number): Promise<SessionRecord[]> {
+    const index = `${this.#p}u:${userId}`;
+    const ids = await this.#run(() => this.#redis.smembers(index));
+    if (ids.length === 0) return [];
+    const replies = await this.#run(() => {
+      const pipeline = this.#redis.pipeline();
+      for (const id of ids) pipeline.hgetall(`${this.#p}s:${id}`);
+      return pipeline.exec();
+    });
+    const live: SessionRecord[] = [];
+    const gone: string[] = [];
+    ids.forEach((id, i) => {
+      const [err, fields] = replies?.[i] ?? [new Error('no reply')];
+      if (err) throw unavailable('the session store', err);
+      const session = toSession(id, fields as Record<string, string>);
+      if (!session) gone.push(id);
+      else if (isLive(session, now)) live.push(session);
+    });
+    // Ids whose session Redis has expired: drop them from the index as we pass.
+    if (gone.length) await this.#run(() => this.#redis.srem(index, ...gone));
+    return live.sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? 1 : -1));
+  }
+
+  async refresh(i: RefreshInput): Promise<RefreshOutcome> {
+    const args = [this.#p, i.presentedHash, i.nextHash, i.now, i.graceMs, i.idleMs];
+    const reply = await this.#run(() =>
+      this.#redis.ghSessionRefresh(...args, i.ip ?? '', i.userAgent ?? '', i.revokedUntil),
+    );
+    const [kind, a, b] = reply;
+    if (kind === 'reused') return { kind, sessionId: String(a), userId: String(b) };
+    if (kind !== 'rotated') return { kind: 'invalid' };
+    const flat = b as string[];
+    const fields: Record<string, string> = {};
+    for (let j = 0; j + 1 < flat.length; j += 2) fields[flat[j] as string] = flat[j + 1] as string;
+    const session = toSession(String(a), fields);
+    if (!session) throw new Error('refresh script returned no session');
+    return { kind, session };
+  }
+
+  async revokeSession(id: string, o: { ownerId?: string; until: number; now: number }): Promise<string | null> {
+    return this.#run(() => this.#redis.ghSessionRevokeOne(this.#p, id, o.ownerId ?? '', o.until, o.now));
+  }
+
+  async revokeUserSessions(userId: string, o: { exceptId?: string; until: number; now: number }) {
+    return this.#run(() => this.#redis.ghSessionRevokeUser(this.#p, userId, o.exceptId ?? '', o.until, o.now));
+  }
+
+  async listRevocations(now: number): Promise<Revocation[]> {
+    const key = `${this.#p}revoked`;
+    const replies = await this.#run(() =>
+      this.#redis.multi().zremrangebyscore(key, '-inf', now).zrange(key, 0, -1, 'WITHSCORES').exec(),
+    );
+    const flat = (replies?.[1]?.[1] ?? []) as string[];
+    const entries: Revocation[] = [];
+    for (let j = 0; j + 1 < flat.length; j += 2)
+      entries.push({ session_id: flat[j] as string, until: Number(flat[j + 1]) });
+    return entries;
+  }
+
+  async ping(): Promise<void> {
+    await this.#run(() => this.#redis.ping());
+  }
+
+  async listKeys(): Promise<StoredKey[]> {
+    const [keys, retired] = await this.#run(() =>
+      Promise.all([this.#redis.hgetall(`${this.#p}keys`), this.#redis.hgetall(`${this.#p}keys:retired`)]),
+    );
+    return Object.entries(keys).map(([kid, json]) => {
+      const retiredAt = retired[kid];
+      const key = { ...(parseJson(json) as object), retired_at: retiredAt === undefined ? null : Number(retiredAt) };
+      return decode(StoredKey, key, `signing key ${kid}`);
+    });
+  }
+
+  async activateKey(key: StoredKey, expectedActiveKid: string | null, now: number): Promise<boolean> {
+    const { retired_at: _, ...stored } = key;
+    const [keys, retired, active] = [`${this.#p}keys`, `${this.#p}keys:retired`, `${this.#p}keys:active`];
+    const args = [expectedActiveKid ?? '', key.kid, JSON.stringify(stored), now];
+    return (await this.#run(() => this.#redis.ghKeyActivate(keys, retired, active, ...args))) === 1;
+  }
+
+  async deleteKey(kid: string): Promise<void> {
+    const active = await this.#run(() => this.#redis.get(`${this.#p}keys:active`));
+    if (active === kid) return;
+    await this.#run(() => this.#redis.multi().hdel(`${this.#p}keys`, kid).hdel(`${this.#p}keys:retired`, kid).exec());
+  }
+
+  async #run<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw unavailable('the session store', err);
+    }
+  }
+}
+
+/** A session from its Redis hash, validated; null when the hash is empty (no such key). */
+function toSession(id: string, f: Record<string, string>): SessionRecord | null {
+  if (Object.keys(f).length === 0) return null;
+  const record = {
+    id,
+    user_id: f.user_id,
+    project_id: f.project_id,
+    role: f.role,
+    amr: parseJson(f.amr),
+    auth_time: Number(f.auth_time),
+    created_at: Number(f.created_at),
+    last_used_at: Number(f.last_used_at),
+    expires_at: Number(f.expires_at),
+    idle_expires_at: Number(f.idle_expires_at),
+    ip: f.ip ?? null,
+    user_agent: f.user_agent ?? null,
+  };
+  return decode(SessionRecord, record, `session ${id}`);
+}
+
+/** JSON.parse whose failure is left to `decode` (a SyntaxError would travel as bad input). */
+function parseJson(text: string | undefined): unknown {
+  try {
+    return JSON.parse(text ?? 'null');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Validates what Redis handed back. A bad record is corruption (a bug), not bad input: never `validation_failed`. */
+function decode<T extends TSchema>(schema: T, value: unknown, what: string): Static<T> {
+  try {
+    return validate(schema, value, what);
+  } catch (cause) {
+    throw new Error(`corrupt ${what} in the session store`, { cause });
+  }
+}
