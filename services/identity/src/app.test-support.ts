@@ -1,0 +1,55 @@
+// Test support only: a running identity service over the in-process bus, for the service tests.
+import { events as eventSubjects } from '@gatehouse/contracts';
+import { Bus, type Config, InProcessTransport, loadConfig } from '@gatehouse/kit';
+import { startIdentity } from './app.ts';
+import { openPgliteTestDatabase, silentLog, type TestDatabase } from './db/test-databases.ts';
+
+/** Cheap argon2id parameters (the floor the config accepts), so tests hash in milliseconds. */
+export const CHEAP_HASH = 'argon2id:m=8192,t=1,p=1';
+
+export interface TestIdentity {
+  bus: Bus;
+  database: TestDatabase;
+  config: Config;
+  /** Every user event published, in order. */
+  published: { subject: string; data: Record<string, unknown> }[];
+  /** Stops the service and the bus; drops the database when this harness created it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts identity on a fresh in-process bus. `env` is read by loadConfig on
+ * top of cheap hashing; pass `database` to share one between two instances
+ * (it is then left for its owner to drop).
+ */
+export async function startTestIdentity(
+  env: Record<string, string> = {},
+  shared?: TestDatabase,
+): Promise<TestIdentity> {
+  const config = loadConfig({ PASSWORD_HASH: CHEAP_HASH, ...env });
+  const database = shared ?? (await openPgliteTestDatabase());
+  const bus = new Bus(new InProcessTransport(), silentLog, { timeoutMs: 15_000 });
+  const published: TestIdentity['published'] = [];
+  for (const subject of [
+    eventSubjects.userCreated,
+    eventSubjects.userUpdated,
+    eventSubjects.userDeleted,
+    eventSubjects.userPasswordChanged,
+  ]) {
+    bus.subscribe(subject, (data) => {
+      published.push({ subject, data });
+    });
+  }
+  const identity = await startIdentity({ bus, db: database.db, config, log: silentLog });
+  return {
+    bus,
+    database,
+    config,
+    published,
+    close: async () => {
+      await identity.close();
+      await bus.transport.close();
+      if (!shared) await database.drop();
+    },
+  };
+}

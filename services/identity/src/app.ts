@@ -1,0 +1,58 @@
+import type { Bus, Config, Logger } from '@gatehouse/kit';
+import type { Kysely } from 'kysely';
+import { pingDatabase } from './db/database.ts';
+import type { Database } from './db/schema.ts';
+import { createPasswords } from './passwords/passwords.ts';
+import { bootstrapAdmin } from './users/admin-bootstrap.ts';
+import { UserEvents } from './users/user-events.ts';
+import { registerUserHandlers } from './users/users.handlers.ts';
+import { UsersService } from './users/users.service.ts';
+import { PostgresUsersStore } from './users/users.store.ts';
+
+export { type OpenDatabaseOptions, openDatabase } from './db/database.ts';
+export { migrate } from './db/migrations.ts';
+export type { Database } from './db/schema.ts';
+
+export interface IdentityDeps {
+  bus: Bus;
+  /** Opened with `openDatabase` and migrated with `migrate`; the caller owns it and destroys it. */
+  db: Kysely<Database>;
+  config: Config;
+  log: Logger;
+}
+
+/**
+ * The identity service: serves every `identity.*` subject on `bus` over the
+ * given database, and creates the configured admin if none exists. Never
+ * connects by itself; `close` stops nothing the caller owns (bus, database).
+ */
+export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Promise<void> }> {
+  const { bus, db, config, log } = deps;
+  const store = new PostgresUsersStore(db);
+  // Makes the dummy hash for unknown users now, with the configured cost.
+  const passwords = await createPasswords(config.passwordHash);
+  const events = new UserEvents(bus, log);
+  const users = new UsersService({
+    store,
+    passwords,
+    events,
+    requireEmailVerification: config.requireEmailVerification,
+    log,
+  });
+
+  registerUserHandlers(bus, users);
+  bus.serve('identity.health.check', async () => {
+    await pingDatabase(db);
+    return { ok: true };
+  });
+
+  await bootstrapAdmin({
+    store,
+    passwords,
+    events,
+    adminEmail: config.adminEmail,
+    adminPassword: config.adminPassword,
+    log,
+  });
+  return { close: async () => {} };
+}

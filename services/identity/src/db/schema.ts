@@ -1,0 +1,59 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** A timestamptz column the database fills (`default now()`); read back as a Date. */
+type CreatedAt = ColumnType<Date, never, never>;
+/** A timestamptz column the database fills; updates set it to the database clock (`now()`). */
+type UpdatedAt = ColumnType<Date, never, never>;
+/**
+ * A jsonb column: read as the parsed object, written as JSON text, because
+ * node-postgres would serialize a JS array as a Postgres array, not as JSON.
+ */
+type Json = ColumnType<Record<string, unknown>, string | undefined, string>;
+
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  created_at: CreatedAt;
+}
+
+export type Role = 'admin' | 'user' | 'guest';
+
+export interface UsersTable {
+  id: string;
+  project_id: string;
+  /** Always stored lower case (a check constraint holds it), so uniqueness is case-insensitive. */
+  email: string | null;
+  email_verified: Generated<boolean>;
+  /** An argon2id PHC string; null for users who never set a password (guests). */
+  password_hash: string | null;
+  name: string | null;
+  avatar_url: string | null;
+  role: Role;
+  metadata: Json;
+  banned: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface OneTimeTokensTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  purpose: string;
+  /** Only a hash of the token is stored: a database leak yields no usable token. */
+  token_hash: string;
+  expires_at: Date;
+  used_at: Date | null;
+  created_at: CreatedAt;
+}
+
+/** The identity database, as kysely sees it. */
+export interface Database {
+  projects: ProjectsTable;
+  users: UsersTable;
+  one_time_tokens: OneTimeTokensTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUserRow = Insertable<UsersTable>;
+export type UserRowUpdate = Updateable<UsersTable>;

@@ -1,0 +1,34 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectBus, createLogger, isAppError, loadConfig, Shutdown } from '@gatehouse/kit';
+import { migrate, openDatabase, startIdentity } from './app.ts';
+
+// Stack mode: identity on its own, against NATS and a real Postgres.
+const config = loadConfig(process.env);
+const log = createLogger({ name: 'identity', level: config.logLevel });
+if (!config.databaseUrl) {
+  // The embedded PGlite belongs to the single-process mode; replicas need one shared database.
+  log.fatal('DATABASE_URL is required when identity runs on its own');
+  process.exit(1);
+}
+const shutdown = new Shutdown(log);
+shutdown.listen();
+const bus = await connectBus(config, 'identity', log);
+const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+// Closers run newest first: stop taking messages, then close the database.
+shutdown.add('database', () => db.destroy());
+shutdown.add('bus', () => bus.transport.close());
+
+// Postgres may start after us (compose, a pod restart): wait for it, as connectBus waits for NATS.
+for (;;) {
+  try {
+    await migrate(db);
+    break;
+  } catch (err) {
+    if (!isAppError(err, 'service_unavailable')) throw err;
+    log.warn('waiting for Postgres');
+    await sleep(2_000);
+  }
+}
+const service = await startIdentity({ bus, db, config, log });
+shutdown.add('identity', () => service.close());
+log.info('identity ready');

@@ -1,0 +1,69 @@
+import type { Bus } from '@gatehouse/kit';
+import type { UsersService } from './users.service.ts';
+
+/**
+ * Serves the `identity.user.*`, `identity.password.*` and `identity.guest.*`
+ * subjects. The bus has already validated each request against its contract
+ * schema; these only translate between the wire's snake_case and the service.
+ */
+export function registerUserHandlers(bus: Bus, users: UsersService): void {
+  bus.serve('identity.user.register', async (m) => ({
+    user: await users.register({
+      projectId: m.project_id,
+      email: m.email,
+      password: m.password,
+      ...(m.name !== undefined ? { name: m.name } : {}),
+      ...(m.metadata !== undefined ? { metadata: m.metadata } : {}),
+    }),
+  }));
+
+  bus.serve('identity.user.authenticate', async (m) => ({
+    user: await users.authenticate({ projectId: m.project_id, email: m.email, password: m.password }),
+  }));
+
+  bus.serve('identity.user.get', async (m) => ({ user: await users.get(m.project_id, m.user_id) }));
+
+  bus.serve('identity.user.update', async (m) => ({
+    user: await users.update({
+      projectId: m.project_id,
+      userId: m.user_id,
+      ...(m.name !== undefined ? { name: m.name } : {}),
+      ...(m.avatar_url !== undefined ? { avatarUrl: m.avatar_url } : {}),
+      ...(m.metadata !== undefined ? { metadata: m.metadata } : {}),
+    }),
+  }));
+
+  bus.serve('identity.user.delete', async (m) => {
+    await users.delete({
+      projectId: m.project_id,
+      userId: m.user_id,
+      ...(m.password !== undefined ? { password: m.password } : {}),
+      freshSignIn: m.fresh_sign_in,
+    });
+    return {};
+  });
+
+  bus.serve('identity.password.change', async (m) => {
+    await users.changePassword({
+      projectId: m.project_id,
+      userId: m.user_id,
+      currentPassword: m.current_password,
+      newPassword: m.new_password,
+    });
+    return {};
+  });
+
+  bus.serve('identity.guest.create', async (m) => ({
+    user: await users.createGuest({ projectId: m.project_id, ...(m.name !== undefined ? { name: m.name } : {}) }),
+  }));
+
+  bus.serve('identity.guest.convert', async (m) => ({
+    user: await users.convertGuest({
+      projectId: m.project_id,
+      userId: m.user_id,
+      email: m.email,
+      password: m.password,
+      ...(m.name !== undefined ? { name: m.name } : {}),
+    }),
+  }));
+}

@@ -1,0 +1,196 @@
+// The one contract every UsersStore backend must meet; run by the PGlite and the Postgres test files.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { DEFAULT_PROJECT_ID } from '@gatehouse/contracts';
+import { AppError, newId } from '@gatehouse/kit';
+import type { TestDatabase } from '../db/test-databases.ts';
+import { MAX_METADATA_BYTES } from './metadata.ts';
+import { PostgresUsersStore, type UsersStore } from './users.store.ts';
+
+const P = DEFAULT_PROJECT_ID;
+const unique = (tag: string) => `${tag}-${newId()}@example.test`;
+
+/** Registers the UsersStore contract tests for the database `open` yields (dropped after the suite). */
+export function usersStoreContract(backend: string, open: () => Promise<TestDatabase>): void {
+  describe(`UsersStore contract on ${backend}`, () => {
+    let database: TestDatabase;
+    let store: UsersStore;
+    let otherProject: string;
+
+    before(async () => {
+      database = await open();
+      store = new PostgresUsersStore(database.db);
+      otherProject = newId();
+      await database.db.insertInto('projects').values({ id: otherProject, name: 'Other' }).execute();
+    });
+    after(() => database?.drop());
+
+    test('creates a user with defaults and reads it back by id', async () => {
+      const created = await store.create({ projectId: P, email: unique('new'), passwordHash: 'h', role: 'user' });
+      assert.equal(created.email_verified, false);
+      assert.equal(created.banned, false);
+      assert.deepEqual(created.metadata, {});
+      assert.ok(created.created_at instanceof Date);
+      assert.deepEqual(await store.findById(P, created.id), created);
+    });
+
+    test('stores the email lower case and finds it in any case', async () => {
+      const email = unique('MiXeD').toUpperCase();
+      const created = await store.create({ projectId: P, email, passwordHash: 'h', role: 'user' });
+      assert.equal(created.email, email.toLowerCase());
+      assert.equal((await store.findByEmail(P, email))?.id, created.id);
+      assert.equal((await store.findByEmail(P, `  ${email.toLowerCase()} `))?.id, created.id);
+    });
+
+    test('refuses a second user with the same email in any case: email_taken', async () => {
+      const email = unique('taken');
+      await store.create({ projectId: P, email, passwordHash: 'h', role: 'user' });
+      await assert.rejects(
+        store.create({ projectId: P, email: email.toUpperCase(), passwordHash: 'h', role: 'user' }),
+        (err) => err instanceof AppError && err.code === 'email_taken' && !/insert|constraint/i.test(err.message),
+      );
+    });
+
+    test('allows the same email in another project, and keeps the projects apart', async () => {
+      const email = unique('twice');
+      const a = await store.create({ projectId: P, email, passwordHash: 'h', role: 'user' });
+      const b = await store.create({ projectId: otherProject, email, passwordHash: 'h', role: 'user' });
+      assert.notEqual(a.id, b.id);
+      assert.equal((await store.findByEmail(otherProject, email))?.id, b.id);
+      assert.equal(await store.findById(otherProject, a.id), null);
+      assert.equal(await store.update(otherProject, a.id, { name: 'x' }), null);
+      assert.equal(await store.delete(otherProject, a.id), false);
+    });
+
+    test('returns null for an unknown id or email', async () => {
+      assert.equal(await store.findById(P, newId()), null);
+      assert.equal(await store.findByEmail(P, unique('nobody')), null);
+      assert.equal(await store.update(P, newId(), { name: 'x', metadataPatch: { a: 1 } }), null);
+    });
+
+    test('creates guests without email or password, as many as wanted', async () => {
+      const a = await store.create({ projectId: P, email: null, passwordHash: null, role: 'guest' });
+      const b = await store.create({ projectId: P, email: null, passwordHash: null, role: 'guest' });
+      assert.equal(a.email, null);
+      assert.equal(b.password_hash, null);
+    });
+
+    test('updates only the given fields, clears with null, and moves updated_at', async () => {
+      const user = await store.create({
+        projectId: P,
+        email: unique('upd'),
+        passwordHash: 'h',
+        role: 'user',
+        name: 'A',
+      });
+      await new Promise((r) => setTimeout(r, 5));
+      const changed = await store.update(P, user.id, { avatarUrl: 'https://a.test/x.png', banned: true });
+      assert.equal(changed?.name, 'A');
+      assert.equal(changed?.avatar_url, 'https://a.test/x.png');
+      assert.equal(changed?.banned, true);
+      assert.ok((changed?.updated_at.getTime() ?? 0) > user.updated_at.getTime());
+      const cleared = await store.update(P, user.id, { name: null, role: 'admin', emailVerified: true });
+      assert.equal(cleared?.name, null);
+      assert.equal(cleared?.role, 'admin');
+      assert.equal(cleared?.email_verified, true);
+      assert.equal(cleared?.created_at.getTime(), user.created_at.getTime());
+    });
+
+    test('applies a guarded update only while the row still meets the guard', async () => {
+      const guest = await store.create({ projectId: P, email: null, passwordHash: null, role: 'guest' });
+      const converted = await store.update(P, guest.id, { role: 'user', email: unique('cas') }, { role: 'guest' });
+      assert.equal(converted?.role, 'user');
+      assert.equal(await store.update(P, guest.id, { email: unique('late') }, { role: 'guest' }), null);
+      assert.equal((await store.findById(P, guest.id))?.email, converted?.email);
+
+      const user = await store.create({ projectId: P, email: unique('hash'), passwordHash: 'old', role: 'user' });
+      assert.equal(await store.update(P, user.id, { passwordHash: 'rehash' }, { passwordHash: 'stale' }), null);
+      assert.equal(
+        (await store.update(P, user.id, { passwordHash: 'new' }, { passwordHash: 'old' }))?.password_hash,
+        'new',
+      );
+      const guarded = await store.update(P, user.id, { metadataPatch: { a: 1 } }, { role: 'guest' });
+      assert.equal(guarded, null);
+      assert.deepEqual((await store.findById(P, user.id))?.metadata, {});
+    });
+
+    test('changing the email to a taken one is email_taken', async () => {
+      const taken = unique('owner');
+      await store.create({ projectId: P, email: taken, passwordHash: 'h', role: 'user' });
+      const guest = await store.create({ projectId: P, email: null, passwordHash: null, role: 'guest' });
+      await assert.rejects(store.update(P, guest.id, { email: taken.toUpperCase() }), { code: 'email_taken' });
+      assert.equal((await store.findById(P, guest.id))?.email, null);
+    });
+
+    test('merges metadata shallowly; a null value removes its key', async () => {
+      const metadata = { keep: 1, nested: { a: 1, b: 2 }, drop: 'x', list: [1, 2] };
+      const user = await store.create({
+        projectId: P,
+        email: unique('meta'),
+        passwordHash: 'h',
+        role: 'user',
+        metadata,
+      });
+      assert.deepEqual(user.metadata, metadata);
+      const merged = await store.update(P, user.id, { metadataPatch: { nested: { c: 3 }, drop: null, added: true } });
+      assert.deepEqual(merged?.metadata, { keep: 1, nested: { c: 3 }, list: [1, 2], added: true });
+    });
+
+    test('refuses metadata over 16 KiB on create and after a merge, leaving the row unchanged', async () => {
+      const big = { blob: 'x'.repeat(MAX_METADATA_BYTES) };
+      await assert.rejects(
+        store.create({ projectId: P, email: unique('big'), passwordHash: 'h', role: 'user', metadata: big }),
+        { code: 'validation_failed' },
+      );
+      const half = 'y'.repeat(MAX_METADATA_BYTES / 2);
+      const user = await store.create({ projectId: P, email: unique('grow'), passwordHash: 'h', role: 'user' });
+      await store.update(P, user.id, { metadataPatch: { a: half } });
+      await assert.rejects(store.update(P, user.id, { metadataPatch: { b: half }, name: 'n' }), {
+        code: 'validation_failed',
+      });
+      const after = await store.findById(P, user.id);
+      assert.deepEqual(after?.metadata, { a: half });
+      assert.equal(after?.name, null);
+    });
+
+    test('concurrent metadata patches both land', async () => {
+      const user = await store.create({ projectId: P, email: unique('race'), passwordHash: 'h', role: 'user' });
+      await Promise.all(
+        Array.from({ length: 5 }, (_, i) => store.update(P, user.id, { metadataPatch: { [`k${i}`]: i } })),
+      );
+      assert.deepEqual((await store.findById(P, user.id))?.metadata, { k0: 0, k1: 1, k2: 2, k3: 3, k4: 4 });
+    });
+
+    test('deletes a user, and its one-time tokens with it', async () => {
+      const user = await store.create({ projectId: P, email: unique('del'), passwordHash: 'h', role: 'user' });
+      await database.db
+        .insertInto('one_time_tokens')
+        .values({
+          id: newId(),
+          project_id: P,
+          user_id: user.id,
+          purpose: 'verify',
+          token_hash: newId(),
+          expires_at: new Date(),
+        })
+        .execute();
+      assert.equal(await store.delete(P, user.id), true);
+      assert.equal(await store.findById(P, user.id), null);
+      assert.equal(await store.delete(P, user.id), false);
+      const tokens = await database.db
+        .selectFrom('one_time_tokens')
+        .selectAll()
+        .where('user_id', '=', user.id)
+        .execute();
+      assert.equal(tokens.length, 0);
+    });
+
+    test('tells whether a project has an admin', async () => {
+      const project = newId();
+      await database.db.insertInto('projects').values({ id: project, name: 'Admins' }).execute();
+      assert.equal(await store.hasAdmin(project), false);
+      await store.create({ projectId: project, email: unique('adm'), passwordHash: 'h', role: 'admin' });
+      assert.equal(await store.hasAdmin(project), true);
+    });
+  });
+}

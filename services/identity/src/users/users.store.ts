@@ -1,0 +1,199 @@
+import { AppError, newId } from '@gatehouse/kit';
+import { type Kysely, sql, type Transaction } from 'kysely';
+import { uniqueViolation, withDatabaseErrors } from '../db/errors.ts';
+import type { Database, Role, UserRow, UserRowUpdate } from '../db/schema.ts';
+import { checkMetadataSize, type Metadata, mergeMetadata } from './metadata.ts';
+
+export type { UserRow } from '../db/schema.ts';
+
+/** A user to create. The email is stored lower case. */
+export interface NewUser {
+  projectId: string;
+  email: string | null;
+  passwordHash: string | null;
+  role: Role;
+  name?: string | null;
+  metadata?: Metadata;
+  emailVerified?: boolean;
+}
+
+/** Fields to change; absent fields stay. `metadataPatch` is shallow-merged (a null value removes its key). */
+export interface UserChanges {
+  email?: string;
+  passwordHash?: string | null;
+  role?: Role;
+  name?: string | null;
+  avatarUrl?: string | null;
+  metadataPatch?: Metadata;
+  emailVerified?: boolean;
+  banned?: boolean;
+}
+
+/**
+ * Conditions the row must still meet for an update to apply (compare and
+ * set): a rule checked on a read stays true at the write, whatever ran in between.
+ */
+export interface UserGuard {
+  role?: Role;
+  passwordHash?: string;
+}
+
+/**
+ * What the users feature needs from storage. Emails are compared case-
+ * insensitively (stored lower case). Every method throws AppError
+ * `service_unavailable` when the database is down.
+ */
+export interface UsersStore {
+  /** Throws `email_taken` when the project already has that email; `validation_failed` for oversized metadata. */
+  create(user: NewUser): Promise<UserRow>;
+  findById(projectId: string, id: string): Promise<UserRow | null>;
+  findByEmail(projectId: string, email: string): Promise<UserRow | null>;
+  /**
+   * Null when no such user, or when it no longer meets `guard`.
+   * Throws `email_taken` or `validation_failed` like `create`.
+   */
+  update(projectId: string, id: string, changes: UserChanges, guard?: UserGuard): Promise<UserRow | null>;
+  /** True when a user was deleted. */
+  delete(projectId: string, id: string): Promise<boolean>;
+  hasAdmin(projectId: string): Promise<boolean>;
+}
+
+const lower = (email: string): string => email.trim().toLowerCase();
+
+/** The unique violation of (project_id, email) is the one expected conflict: a taken email. */
+function conflicts(err: unknown): never {
+  if (uniqueViolation(err) === 'users_project_email_key') {
+    throw new AppError('email_taken', 'this email is already registered', { cause: err });
+  }
+  throw err;
+}
+
+function toColumns(changes: UserChanges): UserRowUpdate {
+  const set: UserRowUpdate = {};
+  if (changes.email !== undefined) set.email = lower(changes.email);
+  if (changes.passwordHash !== undefined) set.password_hash = changes.passwordHash;
+  if (changes.role !== undefined) set.role = changes.role;
+  if (changes.name !== undefined) set.name = changes.name;
+  if (changes.avatarUrl !== undefined) set.avatar_url = changes.avatarUrl;
+  if (changes.emailVerified !== undefined) set.email_verified = changes.emailVerified;
+  if (changes.banned !== undefined) set.banned = changes.banned;
+  return set;
+}
+
+/** UsersStore over kysely: runs on node-postgres and on PGlite alike. */
+export class PostgresUsersStore implements UsersStore {
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  async create(user: NewUser): Promise<UserRow> {
+    const metadata = user.metadata ?? {};
+    checkMetadataSize(metadata);
+    return withDatabaseErrors(() =>
+      this.#db
+        .insertInto('users')
+        .values({
+          id: newId(),
+          project_id: user.projectId,
+          email: user.email === null ? null : lower(user.email),
+          email_verified: user.emailVerified ?? false,
+          password_hash: user.passwordHash,
+          name: user.name ?? null,
+          avatar_url: null,
+          role: user.role,
+          metadata: JSON.stringify(metadata),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow()
+        .catch(conflicts),
+    );
+  }
+
+  async findById(projectId: string, id: string): Promise<UserRow | null> {
+    const row = await withDatabaseErrors(() =>
+      this.#db
+        .selectFrom('users')
+        .selectAll()
+        .where('project_id', '=', projectId)
+        .where('id', '=', id)
+        .executeTakeFirst(),
+    );
+    return row ?? null;
+  }
+
+  async findByEmail(projectId: string, email: string): Promise<UserRow | null> {
+    const row = await withDatabaseErrors(() =>
+      this.#db
+        .selectFrom('users')
+        .selectAll()
+        .where('project_id', '=', projectId)
+        .where('email', '=', lower(email))
+        .executeTakeFirst(),
+    );
+    return row ?? null;
+  }
+
+  async update(projectId: string, id: string, changes: UserChanges, guard: UserGuard = {}): Promise<UserRow | null> {
+    const set = toColumns(changes);
+    const patch = changes.metadataPatch;
+    if (patch === undefined) return withDatabaseErrors(() => this.#write(this.#db, projectId, id, set, guard));
+    // Merging needs the current value: lock the row so two concurrent patches
+    // cannot both read the old object and lose one another's keys.
+    return withDatabaseErrors(() =>
+      this.#db.transaction().execute(async (trx) => {
+        const current = await trx
+          .selectFrom('users')
+          .select('metadata')
+          .where('project_id', '=', projectId)
+          .where('id', '=', id)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!current) return null;
+        set.metadata = JSON.stringify(mergeMetadata(current.metadata, patch));
+        // `trx`, never `this.#db`: PGlite's one connection is held by this transaction.
+        return this.#write(trx, projectId, id, set, guard);
+      }),
+    );
+  }
+
+  async delete(projectId: string, id: string): Promise<boolean> {
+    const result = await withDatabaseErrors(() =>
+      this.#db.deleteFrom('users').where('project_id', '=', projectId).where('id', '=', id).executeTakeFirst(),
+    );
+    return result.numDeletedRows > 0n;
+  }
+
+  async hasAdmin(projectId: string): Promise<boolean> {
+    const row = await withDatabaseErrors(() =>
+      this.#db
+        .selectFrom('users')
+        .select(sql<number>`1`.as('one'))
+        .where('project_id', '=', projectId)
+        .where('role', '=', 'admin')
+        .limit(1)
+        .executeTakeFirst(),
+    );
+    return row !== undefined;
+  }
+
+  async #write(
+    db: Kysely<Database> | Transaction<Database>,
+    projectId: string,
+    id: string,
+    set: UserRowUpdate,
+    guard: UserGuard,
+  ): Promise<UserRow | null> {
+    let query = db
+      .updateTable('users')
+      // The database's clock, like created_at's default, so the two never disagree.
+      .set({ ...set, updated_at: sql`now()` })
+      .where('project_id', '=', projectId)
+      .where('id', '=', id);
+    if (guard.role !== undefined) query = query.where('role', '=', guard.role);
+    if (guard.passwordHash !== undefined) query = query.where('password_hash', '=', guard.passwordHash);
+    const row = await query.returningAll().executeTakeFirst().catch(conflicts);
+    return row ?? null;
+  }
+}
