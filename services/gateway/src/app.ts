@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { AppError, type Bus, type Config, type Logger } from '@gatehouse/kit';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { authenticator } from './auth/authenticate.ts';
+import { allowedOrigins } from './auth/cookies.ts';
+import { RevocationSet } from './auth/revocations.ts';
+import { TokenVerifier } from './auth/token-verifier.ts';
+import type { GatewayContext } from './context.ts';
+import { EdgeLogController } from './http/edge-log.ts';
+import { sendError } from './http/errors.ts';
+import { lazyChildLogger } from './http/lazy-logger.ts';
+import { SignInLimits } from './rate-limit/limits.ts';
+import type { RateLimitStore } from './rate-limit/rate-limit.store.ts';
+import { accountRoutes } from './routes/account.routes.ts';
+import { discoveryRoutes } from './routes/discovery.routes.ts';
+import { sessionRoutes } from './routes/session.routes.ts';
+import { signInRoutes } from './routes/sign-in.routes.ts';
+
+export { MemoryRateLimitStore, type RateLimitStore, RedisRateLimitStore } from './rate-limit/rate-limit.store.ts';
+
+export interface GatewayDeps {
+  bus: Bus;
+  config: Config;
+  log: Logger;
+  rateLimitStore: RateLimitStore;
+}
+
+export interface Gateway {
+  app: FastifyInstance;
+  revocations: RevocationSet;
+  verifier: TokenVerifier;
+}
+
+/** The contract's body limit: 64 KiB, above which a request is 413. */
+const BODY_LIMIT = 64 * 1024;
+
+/**
+ * Builds the HTTP edge: routes, validation, error mapping, OpenAPI. It does
+ * not listen and does no I/O; `startGateway` does.
+ */
+export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
+  const { bus, config, log } = deps;
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new EdgeLogController(log.isLevelEnabled('debug')),
+    childLoggerFactory: lazyChildLogger,
+    bodyLimit: BODY_LIMIT,
+    trustProxy: config.trustProxy,
+    // A caller's X-Request-Id is kept (so one sign-in can be followed through every service);
+    // otherwise a random id.
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: {
+      // The contract: ill-typed fields are 400, so no type coercion of bodies;
+      // every bad field is named, so collect all errors.
+      customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false },
+    },
+  });
+
+  const revocations = new RevocationSet();
+  const verifier = new TokenVerifier({
+    issuer: config.publicUrl,
+    source: async () => (await bus.request('session.jwks.get', {})).keys,
+  });
+  const limits = new SignInLimits(deps.rateLimitStore, {
+    perIpPerMinute: config.rateLimitPerIpPerMinute,
+    failuresPerAccount: config.loginFailuresPerAccount,
+  });
+  const origins = allowedOrigins(config);
+  const ctx: GatewayContext = {
+    bus,
+    config,
+    revocations,
+    limits,
+    origins,
+    requireAuth: authenticator(verifier, revocations, origins),
+  };
+
+  app.decorateRequest('auth', null);
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply),
+  );
+  if (config.corsOrigins.length > 0) {
+    // Only the configured origins may call the API from a browser; none by default.
+    await app.register(cors, {
+      origin: config.corsOrigins,
+      credentials: true,
+      methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'x-api-key', 'x-request-id'],
+      maxAge: 600,
+    });
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Gatehouse', version: '0.1.0', description: 'Self-hosted authentication: the HTTP API.' },
+      servers: [{ url: config.publicUrl }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(signInRoutes, { ctx });
+  await app.register(sessionRoutes, { ctx });
+  await app.register(accountRoutes, { ctx });
+  await app.register(discoveryRoutes, { ctx, pingStore: () => deps.rateLimitStore.ping() });
+
+  return { app, revocations, verifier };
+}
+
+/**
+ * Builds the gateway, subscribes to revocations and key rotations, fills the
+ * revocation set and the keys, and listens. Events are subscribed before the
+ * set is loaded so that nothing revoked in between is missed.
+ */
+export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
+  const { bus, config, log } = deps;
+  const gateway = await buildGateway(deps);
+  const { revocations, verifier } = gateway;
+
+  bus.subscribe('events.session.revoked', (event) => {
+    for (const id of event.session_ids) revocations.add(id, event.until);
+  });
+  bus.subscribe('events.keys.rotated', () => verifier.refreshKeys());
+
+  const sync = async () => {
+    const { revoked } = await bus.request('session.revocation.list', {});
+    for (const { session_id, until } of revoked) revocations.add(session_id, until);
+    await verifier.refreshKeys();
+  };
+  // Events may have been missed while NATS was away: reload everything.
+  bus.transport.onReconnect(() => void sync().catch((err) => log.error({ err }, 'revocation resync failed')));
+  await retry(sync, log);
+
+  const pruner = setInterval(() => revocations.prune(), 60_000);
+  pruner.unref();
+  await gateway.app.listen({ port: config.port, host: config.host });
+  return {
+    app: gateway.app,
+    close: async () => {
+      clearInterval(pruner);
+      await gateway.app.close();
+    },
+  };
+}
+
+/** Until the session service answers: the gateway must not serve without the revocation set. */
+async function retry(fn: () => Promise<void>, log: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt % 10 === 1) log.warn({ err, attempt }, 'waiting for the session service');
+      await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2000)));
+    }
+  }
+}

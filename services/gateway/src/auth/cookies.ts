@@ -1,0 +1,85 @@
+import type { TokenResponse } from '@gatehouse/contracts';
+import { AppError, type Config } from '@gatehouse/kit';
+import { parseCookie, stringifySetCookie } from 'cookie';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+export const ACCESS_COOKIE = 'gh_access';
+export const REFRESH_COOKIE = 'gh_refresh';
+/** The refresh cookie is sent to the refresh endpoint only. */
+const REFRESH_PATH = '/auth/refresh';
+
+export type AuthMode = 'token' | 'cookie' | undefined;
+
+/**
+ * Answers a sign-in in the caller's mode. Cookie mode sets both tokens as
+ * HttpOnly, SameSite=Lax cookies (Secure when PUBLIC_URL is https) and leaves
+ * them out of the body, so page scripts never see them.
+ */
+export function inMode(reply: FastifyReply, config: Config, body: TokenResponse, mode: AuthMode): TokenResponse {
+  if (mode !== 'cookie') return body;
+  setCookies(reply, config, [
+    { name: ACCESS_COOKIE, value: body.access_token ?? '', path: '/', maxAge: body.expires_in },
+    { name: REFRESH_COOKIE, value: body.refresh_token ?? '', path: REFRESH_PATH, maxAge: config.refreshTokenTtl },
+  ]);
+  const { access_token: _a, refresh_token: _r, ...rest } = body;
+  return rest;
+}
+
+/** Removes both cookies (logout). */
+export function clearCookies(reply: FastifyReply, config: Config): void {
+  setCookies(reply, config, [
+    { name: ACCESS_COOKIE, value: '', path: '/', maxAge: 0 },
+    { name: REFRESH_COOKIE, value: '', path: REFRESH_PATH, maxAge: 0 },
+  ]);
+}
+
+// Written with the `cookie` package rather than @fastify/cookie, whose onSend hook
+// would cost every response (the hot path included) a hook run.
+function setCookies(
+  reply: FastifyReply,
+  config: Config,
+  cookies: { name: string; value: string; path: string; maxAge: number }[],
+): void {
+  const secure = config.publicUrl.startsWith('https:');
+  reply.header(
+    'set-cookie',
+    cookies.map((c) => stringifySetCookie({ ...c, httpOnly: true, sameSite: 'lax', secure })),
+  );
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * CSRF defence for cookie-authenticated requests that change state: the
+ * browser's Origin (or, failing that, Referer) must be PUBLIC_URL's origin or
+ * one of CORS_ORIGINS. A request with neither header is refused: browsers send
+ * Origin on every cross-site POST, so only a forged or stripped request lacks it.
+ */
+export function checkCsrf(request: FastifyRequest, allowedOrigins: ReadonlySet<string>): void {
+  if (SAFE_METHODS.has(request.method)) return;
+  const origin = request.headers.origin ?? originOf(request.headers.referer);
+  if (!origin || !allowedOrigins.has(origin)) {
+    throw new AppError('forbidden', 'cross-site request refused: the Origin is not allowed');
+  }
+}
+
+function originOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The origins whose pages may use cookie mode. */
+export function allowedOrigins(config: Config): Set<string> {
+  return new Set([new URL(config.publicUrl).origin, ...config.corsOrigins.map((o) => originOf(o) ?? o)]);
+}
+
+/** Reads one cookie of the request (cookies are not parsed eagerly: the hot path uses bearer tokens). */
+export function cookieValue(request: FastifyRequest, name: string): string | undefined {
+  const header = request.headers.cookie;
+  if (!header) return undefined;
+  return parseCookie(header)[name] || undefined;
+}

@@ -1,0 +1,57 @@
+import type { TokenResponse, UserRecord } from '@gatehouse/contracts';
+import type { Bus, Config } from '@gatehouse/kit';
+import type { FastifyRequest } from 'fastify';
+import type { RequireAuth } from './auth/authenticate.ts';
+import type { RevocationSet } from './auth/revocations.ts';
+import type { SignInLimits } from './rate-limit/limits.ts';
+
+/** What every route plugin of the gateway is given. */
+export interface GatewayContext {
+  bus: Bus;
+  config: Config;
+  revocations: RevocationSet;
+  limits: SignInLimits;
+  requireAuth: RequireAuth;
+  /** Origins whose pages may use cookie mode (CSRF check). */
+  origins: ReadonlySet<string>;
+}
+
+/** Where a request came from, as a session records it. */
+export function clientOf(request: FastifyRequest): { ip: string; user_agent?: string } {
+  const ua = request.headers['user-agent'];
+  return { ip: request.ip.slice(0, 64), ...(ua ? { user_agent: ua.slice(0, 512) } : {}) };
+}
+
+/** Opens a session for `user` and shapes the contract's TokenResponse. */
+export async function signIn(
+  ctx: GatewayContext,
+  request: FastifyRequest,
+  user: UserRecord,
+  amr: string[],
+): Promise<TokenResponse> {
+  const tokens = await ctx.bus.request(
+    'session.session.create',
+    { user_id: user.id, project_id: user.project_id, role: user.role, amr, ...clientOf(request) },
+    { requestId: request.id },
+  );
+  return tokenResponse(tokens, user);
+}
+
+export function tokenResponse(
+  tokens: { access_token: string; expires_in: number; refresh_token: string },
+  user: UserRecord,
+): TokenResponse {
+  return {
+    access_token: tokens.access_token,
+    token_type: 'Bearer',
+    expires_in: tokens.expires_in,
+    refresh_token: tokens.refresh_token,
+    user,
+  };
+}
+
+/** Revokes sessions and drops them from this replica's set at once (the event reaches the others). */
+export function markRevoked(ctx: GatewayContext, sessionIds: string[]): void {
+  const until = Date.now() + (ctx.config.accessTokenTtl + 60) * 1000;
+  for (const id of sessionIds) ctx.revocations.add(id, until);
+}

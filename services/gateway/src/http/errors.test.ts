@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Bus, createLogger, InProcessTransport, loadConfig } from '@gatehouse/kit';
+import type { FastifyInstance } from 'fastify';
+import { buildGateway, MemoryRateLimitStore } from '../app.ts';
+
+// The gateway alone, with no service behind the bus: every error path of the edge.
+let app: FastifyInstance;
+before(async () => {
+  const log = createLogger({ name: 'test', level: 'silent' });
+  const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 200 });
+  ({ app } = await buildGateway({ bus, log, config: loadConfig({}), rateLimitStore: new MemoryRateLimitStore() }));
+});
+after(() => app.close());
+
+const post = (url: string, payload: string, headers: Record<string, string> = {}) =>
+  app.inject({ method: 'POST', url, payload, headers: { 'content-type': 'application/json', ...headers } });
+
+function assertErrorBody(res: { statusCode: number; json(): unknown }, status: number, code: string) {
+  assert.equal(res.statusCode, status);
+  const body = res.json() as Record<string, unknown>;
+  assert.equal(body.error, code);
+  assert.equal(typeof body.message, 'string');
+  for (const key of Object.keys(body)) assert.ok(['error', 'message', 'details'].includes(key), `unexpected ${key}`);
+}
+
+test('malformed JSON is 400 invalid_json', async () => {
+  assertErrorBody(await post('/auth/login', '{"email": '), 400, 'invalid_json');
+});
+
+test('a body over 64 KiB is 413 payload_too_large', async () => {
+  const res = await post('/auth/register', JSON.stringify({ email: 'a@b.co', password: 'x'.repeat(70 * 1024) }));
+  assertErrorBody(res, 413, 'payload_too_large');
+});
+
+test('missing and ill-typed fields are 400 validation_failed naming each field', async () => {
+  const res = await post('/auth/register', JSON.stringify({ email: 42, password: 'short' }));
+  assertErrorBody(res, 400, 'validation_failed');
+  const fields = (res.json() as { details: { field: string }[] }).details.map((d) => d.field);
+  assert.ok(fields.includes('email'), fields.join());
+  assert.ok(fields.includes('password'), fields.join());
+});
+
+test('a password longer than 128 characters is validation_failed', async () => {
+  const res = await post('/auth/register', JSON.stringify({ email: 'a@b.co', password: 'p'.repeat(129) }));
+  assertErrorBody(res, 400, 'validation_failed');
+});
+
+test('an unknown route is 404 not_found', async () => {
+  assertErrorBody(await app.inject({ method: 'GET', url: '/nope' }), 404, 'not_found');
+});
+
+test('no token and a bad token are 401 unauthorized', async () => {
+  assertErrorBody(await app.inject({ method: 'GET', url: '/auth/me' }), 401, 'unauthorized');
+  const res = await app.inject({ method: 'GET', url: '/auth/session', headers: { authorization: 'Basic abc' } });
+  assertErrorBody(res, 401, 'unauthorized');
+});
+
+test('a service that does not answer is 503 with Retry-After, quickly', async () => {
+  const started = Date.now();
+  const res = await post('/auth/login', JSON.stringify({ email: 'a@b.co', password: 'whatever1' }));
+  assertErrorBody(res, 503, 'service_unavailable');
+  assert.ok(Number(res.headers['retry-after']) >= 1);
+  assert.ok(Date.now() - started < 3000);
+});
+
+test('readiness is 503 while the services are missing, liveness is 200', async () => {
+  assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+  assertErrorBody(await app.inject({ method: 'GET', url: '/readyz' }), 503, 'service_unavailable');
+});
+
+test('the OpenAPI document lists the routes', async () => {
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+    openapi: string;
+    paths: Record<string, unknown>;
+  };
+  assert.equal(doc.openapi, '3.1.0');
+  for (const path of ['/auth/register', '/auth/login', '/auth/refresh', '/auth/session', '/auth/me'])
+    assert.ok(doc.paths[path], path);
+  assert.equal((await app.inject({ method: 'GET', url: '/docs/' })).statusCode, 200);
+});
+
+test('CORS answers only the configured origins', async () => {
+  const log = createLogger({ name: 'test', level: 'silent' });
+  const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 200 });
+  const config = loadConfig({ CORS_ORIGINS: 'https://app.example' });
+  const { app: withCors } = await buildGateway({ bus, log, config, rateLimitStore: new MemoryRateLimitStore() });
+  const preflight = (origin: string) =>
+    withCors.inject({
+      method: 'OPTIONS',
+      url: '/auth/login',
+      headers: { origin, 'access-control-request-method': 'POST' },
+    });
+  assert.equal((await preflight('https://app.example')).headers['access-control-allow-origin'], 'https://app.example');
+  assert.equal((await preflight('https://evil.example')).headers['access-control-allow-origin'], undefined);
+  await withCors.close();
+});

@@ -1,0 +1,91 @@
+import { DeleteMeBody, ErrorBody, PasswordChangeBody, PatchMeBody, User } from '@gatehouse/contracts';
+import type { FastifyPluginAsync } from 'fastify';
+import { authOf } from '../auth/authenticate.ts';
+import { type GatewayContext, markRevoked } from '../context.ts';
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+/** A user with no password may delete the account within this long of signing in. */
+const FRESH_SIGN_IN_SECONDS = 300;
+
+/** The signed-in user's own account: profile, deletion, password change. */
+export const accountRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app, { ctx }) => {
+  const { bus } = ctx;
+  app.addHook('preHandler', ctx.requireAuth);
+
+  app.get('/auth/me', { schema: { tags: ['account'], response: { 200: User, ...errors } } }, async (request) => {
+    const { claims, projectId } = authOf(request);
+    const { user } = await bus.request(
+      'identity.user.get',
+      { project_id: projectId, user_id: claims.sub },
+      { requestId: request.id },
+    );
+    return user;
+  });
+
+  app.patch<{ Body: typeof PatchMeBody.static }>(
+    '/auth/me',
+    { schema: { tags: ['account'], body: PatchMeBody, response: { 200: User, ...errors } } },
+    async (request) => {
+      const { claims, projectId } = authOf(request);
+      const { user } = await bus.request(
+        'identity.user.update',
+        { project_id: projectId, user_id: claims.sub, ...request.body },
+        { requestId: request.id },
+      );
+      return user;
+    },
+  );
+
+  app.delete<{ Body: typeof DeleteMeBody.static }>(
+    '/auth/me',
+    {
+      // Users without a password send no body at all.
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      schema: { tags: ['account'], body: DeleteMeBody, response: { 204: { type: 'null' }, ...errors } },
+    },
+    async (request, reply) => {
+      const { claims, projectId } = authOf(request);
+      const password = request.body?.password;
+      await bus.request(
+        'identity.user.delete',
+        {
+          project_id: projectId,
+          user_id: claims.sub,
+          ...(password !== undefined ? { password } : {}),
+          fresh_sign_in: Date.now() / 1000 - claims.auth_time <= FRESH_SIGN_IN_SECONDS,
+        },
+        { requestId: request.id },
+      );
+      const { session_ids } = await bus.request(
+        'session.user.revoke',
+        { user_id: claims.sub, reason: 'account_deleted' },
+        { requestId: request.id },
+      );
+      markRevoked(ctx, [...session_ids, claims.sid]);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Body: typeof PasswordChangeBody.static }>(
+    '/auth/password/change',
+    { schema: { tags: ['account'], body: PasswordChangeBody, response: { 204: { type: 'null' }, ...errors } } },
+    async (request, reply) => {
+      await ctx.limits.hitIp(request.ip);
+      const { claims, projectId } = authOf(request);
+      await bus.request(
+        'identity.password.change',
+        { project_id: projectId, user_id: claims.sub, ...request.body },
+        { requestId: request.id },
+      );
+      const { session_ids } = await bus.request(
+        'session.user.revoke',
+        { user_id: claims.sub, except_session_id: claims.sid, reason: 'password_changed' },
+        { requestId: request.id },
+      );
+      markRevoked(ctx, session_ids);
+      return reply.code(204).send();
+    },
+  );
+};

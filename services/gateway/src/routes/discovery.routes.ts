@@ -1,0 +1,62 @@
+import { ErrorBody, Jwk } from '@gatehouse/contracts';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type { GatewayContext } from '../context.ts';
+
+const HEALTH_SUBJECTS = [
+  'identity.health.check',
+  'session.health.check',
+  'mfa.health.check',
+  'mailer.health.check',
+] as const;
+const READY_TIMEOUT_MS = 1500;
+
+/** Key discovery and operations: JWKS, OpenID configuration, liveness and readiness. */
+export const discoveryRoutes: FastifyPluginAsync<{ ctx: GatewayContext; pingStore: () => Promise<void> }> = async (
+  app,
+  { ctx, pingStore },
+) => {
+  const { bus, config } = ctx;
+
+  app.get(
+    '/.well-known/jwks.json',
+    { schema: { tags: ['discovery'], response: { 200: Type.Object({ keys: Type.Array(Jwk) }), 503: ErrorBody } } },
+    async (request, reply) => {
+      const { keys } = await bus.request('session.jwks.get', {}, { requestId: request.id });
+      reply.header('cache-control', 'public, max-age=300');
+      return { keys };
+    },
+  );
+
+  app.get('/.well-known/openid-configuration', { schema: { tags: ['discovery'] } }, async () => ({
+    issuer: config.publicUrl,
+    jwks_uri: `${config.publicUrl}/.well-known/jwks.json`,
+    id_token_signing_alg_values_supported: [config.signingAlg],
+    token_endpoint: `${config.publicUrl}/auth/refresh`,
+    userinfo_endpoint: `${config.publicUrl}/auth/me`,
+    response_types_supported: ['code'],
+    subject_types_supported: ['public'],
+    grant_types_supported: ['password', 'refresh_token'],
+    claims_supported: ['iss', 'aud', 'sub', 'sid', 'role', 'amr', 'auth_time', 'iat', 'exp'],
+  }));
+
+  app.get('/healthz', { schema: { tags: ['operations'] } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: { tags: ['operations'] } }, async (request, reply) => {
+    const checks = await Promise.allSettled([
+      ...HEALTH_SUBJECTS.map((subject) =>
+        bus.request(subject, {}, { requestId: request.id, timeoutMs: READY_TIMEOUT_MS }),
+      ),
+      pingStore(),
+    ]);
+    const names = [...HEALTH_SUBJECTS.map((s) => s.split('.')[0] as string), 'rate_limit_store'];
+    const failing = names.filter((_, i) => checks[i]?.status === 'rejected');
+    if (failing.length === 0) return { status: 'ready' };
+    reply.header('retry-after', '2');
+    return reply.code(503).send({
+      error: 'service_unavailable',
+      message: `not ready: ${failing.join(', ')}`,
+      details: failing.map((name) => ({ dependency: name })),
+    });
+  });
+};

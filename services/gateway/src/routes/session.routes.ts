@@ -1,0 +1,112 @@
+import { type AccessClaims, ErrorBody, SessionResponse, SessionsResponse, SessionsRevoked } from '@gatehouse/contracts';
+import { AppError } from '@gatehouse/kit';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { authOf } from '../auth/authenticate.ts';
+import { clearCookies } from '../auth/cookies.ts';
+import { type GatewayContext, markRevoked } from '../context.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const errors = { 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
+
+/** The caller's sessions: the cheap session check, listing, logout and revocation. */
+export const sessionRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app, { ctx }) => {
+  const { bus } = ctx;
+  app.addHook('preHandler', ctx.requireAuth);
+
+  // The hot path: answered from the verified token and the revocation set alone.
+  // The body depends on the token only, so it is serialised once per token and
+  // kept beside the verified claims (dropped with them).
+  const bodies = new WeakMap<AccessClaims, string>();
+  app.get(
+    '/auth/session',
+    { schema: { tags: ['session'], response: { 200: SessionResponse, ...errors } } },
+    (request, reply) => {
+      const { claims } = authOf(request);
+      let body = bodies.get(claims);
+      if (body === undefined) {
+        body = JSON.stringify({
+          session: {
+            id: claims.sid,
+            user_id: claims.sub,
+            role: claims.role,
+            amr: claims.amr,
+            expires_at: new Date(claims.exp * 1000).toISOString(),
+          },
+        });
+        bodies.set(claims, body);
+      }
+      // A string with a JSON content type is sent as it is, not serialised again.
+      return reply.type('application/json; charset=utf-8').send(body);
+    },
+  );
+
+  app.post(
+    '/auth/logout',
+    { schema: { tags: ['session'], response: { 204: { type: 'null' }, ...errors } } },
+    async (request, reply) => {
+      const { claims } = authOf(request);
+      await bus.request(
+        'session.session.revoke',
+        { session_id: claims.sid, user_id: claims.sub, reason: 'logout' },
+        { requestId: request.id },
+      );
+      markRevoked(ctx, [claims.sid]);
+      clearCookies(reply, ctx.config);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/auth/logout-all',
+    { schema: { tags: ['session'], response: { 200: SessionsRevoked, ...errors } } },
+    async (request, reply) => {
+      const { claims } = authOf(request);
+      const { session_ids } = await bus.request(
+        'session.user.revoke',
+        { user_id: claims.sub, reason: 'logout_all' },
+        { requestId: request.id },
+      );
+      markRevoked(ctx, [...session_ids, claims.sid]);
+      clearCookies(reply, ctx.config);
+      return { sessions_revoked: session_ids.length };
+    },
+  );
+
+  app.get(
+    '/auth/sessions',
+    { schema: { tags: ['session'], response: { 200: SessionsResponse, ...errors } } },
+    async (request) => {
+      const { claims } = authOf(request);
+      const { sessions } = await bus.request(
+        'session.session.list',
+        { user_id: claims.sub },
+        { requestId: request.id },
+      );
+      return { sessions: sessions.map((s) => ({ ...s, current: s.id === claims.sid })) };
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/auth/sessions/:id',
+    {
+      schema: {
+        tags: ['session'],
+        params: Type.Object({ id: Type.String() }),
+        response: { 204: { type: 'null' }, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { claims } = authOf(request);
+      // A malformed id names no session either: the same 404 as an unknown or foreign one.
+      if (!UUID.test(request.params.id)) throw new AppError('not_found', 'no such session');
+      await bus.request(
+        'session.session.revoke',
+        { session_id: request.params.id, user_id: claims.sub, reason: 'revoked_by_user' },
+        { requestId: request.id },
+      );
+      markRevoked(ctx, [request.params.id]);
+      return reply.code(204).send();
+    },
+  );
+};
