@@ -1,0 +1,64 @@
+import { MemoryRateLimitStore, startGateway } from '@gatehouse/gateway';
+import { migrate, openDatabase, startIdentity } from '@gatehouse/identity';
+import { Bus, type Config, embeddedSecretKey, InProcessTransport, type Logger } from '@gatehouse/kit';
+import { startMailer } from '@gatehouse/mailer';
+import { startMfa } from '@gatehouse/mfa';
+import { MemorySessionStore, startSession } from '@gatehouse/session';
+
+/** A running embedded Gatehouse: all five services in this process. */
+export interface Embedded {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded mode: the same five services as the stack, wired to the
+ * in-process bus, an embedded Postgres in DATA_DIR (or DATABASE_URL when set),
+ * the in-memory session store and in-memory rate limits. Only the adapters
+ * differ from the stack; every rule runs the same code.
+ */
+export async function startEmbedded(config: Config, log: Logger): Promise<Embedded> {
+  const secretKey = embeddedSecretKey(config);
+  const bus = new Bus(new InProcessTransport(), log, { timeoutMs: config.busTimeoutMs });
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+  await migrate(db);
+
+  const closers: (() => Promise<unknown>)[] = [];
+  const child = (name: string) => log.child({ service: name });
+  const identity = await startIdentity({ bus, db, config, log: child('identity') });
+  closers.push(
+    () => identity.close(),
+    () => db.destroy(),
+  );
+  const session = await startSession({
+    bus,
+    store: new MemorySessionStore(),
+    config,
+    log: child('session'),
+    secretKey,
+  });
+  closers.push(() => session.close());
+  const mfa = await startMfa({ bus, log: child('mfa') });
+  const mailer = await startMailer({ bus, log: child('mailer') });
+  closers.push(
+    () => mfa.close(),
+    () => mailer.close(),
+  );
+  const gateway = await startGateway({
+    bus,
+    config,
+    log: child('gateway'),
+    rateLimitStore: new MemoryRateLimitStore(),
+  });
+  closers.push(() => gateway.close());
+
+  const address = gateway.app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  return {
+    url: `http://${config.host}:${port}`,
+    close: async () => {
+      for (const close of closers.reverse()) await close();
+      await bus.transport.close();
+    },
+  };
+}

@@ -1,0 +1,11 @@
+import { createLogger, loadConfig, Shutdown } from '@gatehouse/kit';
+import { startEmbedded } from './embedded.ts';
+
+// Embedded mode ignores REDIS_URL and NATS_URL: one process, in-memory bus and sessions.
+const config = loadConfig(process.env);
+const log = createLogger({ name: 'gatehouse', level: config.logLevel });
+const shutdown = new Shutdown(log);
+shutdown.listen();
+const gatehouse = await startEmbedded(config, log);
+shutdown.add('gatehouse', () => gatehouse.close());
+log.info({ url: gatehouse.url, publicUrl: config.publicUrl, dataDir: config.dataDir }, 'Gatehouse (embedded) is ready');
