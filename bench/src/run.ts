@@ -1,0 +1,139 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { argon2Rate } from './argon2-loop.ts';
+import { refreshChains } from './refresh-chain.ts';
+import { freePort, ROOT, spawnTs, startGatehouse, waitForOk } from './stack.ts';
+
+/**
+ * `pnpm bench`: one run, loopback only, bounded in time. A bare Fastify route
+ * as the baseline, then the hot and the costly Gatehouse routes, then a raw
+ * argon2id loop with the same parameters; prints req/s, p50 and p99 and the
+ * ratios, and writes them to bench/results/latest.json.
+ *
+ * The pairs that form a ratio (bare vs session, login vs raw argon2id) are
+ * measured alternately, ROUNDS times, and the medians compared: on a shared
+ * 2-core VM the machine's speed drifts from one minute to the next, and a
+ * ratio of two runs taken minutes apart measures that drift as much as Gatehouse.
+ */
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const mode = (process.argv.includes('--embedded') ? 'embedded' : 'stack') as 'stack' | 'embedded';
+const PASSWORD = 'correct horse battery';
+const ARGON2 = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+
+interface Row {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function load(name: string, opts: autocannon.Options): Promise<Row> {
+  const result = await autocannon({ duration: seconds, connections: 50, ...opts });
+  const bad = result.non2xx + result.errors + result.timeouts;
+  return { name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: bad };
+}
+
+/** The run with the median rate of `runs` (its latencies with it); errors summed over all. */
+function median(runs: Row[]): Row {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  const mid = sorted[Math.floor(sorted.length / 2)] as Row;
+  return { ...mid, errors: runs.reduce((n, r) => n + r.errors, 0) };
+}
+
+async function json(url: string, body: unknown): Promise<Record<string, unknown>> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (res.status >= 300) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+const barePort = await freePort();
+const bare = spawnTs('bench/src/bare-server.ts', { PORT: String(barePort) });
+await waitForOk(`http://127.0.0.1:${barePort}/bare`);
+const gh = await startGatehouse(mode);
+const rows: Row[] = [];
+try {
+  const email = `bench-${Date.now()}@example.com`;
+  const reg = await json(`${gh.url}/auth/register`, { email, password: PASSWORD });
+  const auth = { authorization: `Bearer ${reg.access_token as string}` };
+  const bareOpts = { url: `http://127.0.0.1:${barePort}/bare` };
+  const sessionOpts = { url: `${gh.url}/auth/session`, headers: auth };
+  const loginOpts = {
+    url: `${gh.url}/auth/login`,
+    connections: 8,
+    method: 'POST' as const,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  };
+
+  // Warm-up, unmeasured: the JIT optimises each server's hot code paths.
+  for (const opts of [bareOpts, sessionOpts]) await autocannon({ duration: 2, connections: 50, ...opts });
+
+  const bareRuns: Row[] = [];
+  const sessionRuns: Row[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    bareRuns.push(await load('bare fastify GET /bare', bareOpts));
+    sessionRuns.push(await load('GET /auth/session', sessionOpts));
+  }
+  rows.push(median(bareRuns), median(sessionRuns));
+  rows.push(await load('GET /auth/me', { url: `${gh.url}/auth/me`, headers: auth }));
+
+  // Each worker refreshes its own session's token chain, as real clients do.
+  const pool: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    pool.push((await json(`${gh.url}/auth/login`, { email, password: PASSWORD })).refresh_token as string);
+  }
+  rows.push({ name: 'POST /auth/refresh', ...(await refreshChains(`${gh.url}/auth/refresh`, pool, seconds)) });
+
+  // The raw hash loop runs in this process while the stack sits idle: as many
+  // hashes in parallel as the libuv threadpool runs, the same parameters as the service.
+  const loginRuns: Row[] = [];
+  const argonRuns: Row[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    loginRuns.push(await load('POST /auth/login', loginOpts));
+    argonRuns.push({
+      name: 'raw argon2id hash (m=19456,t=2,p=1)',
+      ...(await argon2Rate(ARGON2, seconds, 4)),
+      errors: 0,
+    });
+  }
+  rows.push(median(loginRuns), median(argonRuns));
+} finally {
+  await gh.stop();
+  bare.kill('SIGTERM');
+}
+
+const rate = (name: string) => rows.find((r) => r.name === name)?.rps ?? 0;
+const ratios = {
+  session_vs_bare: rate('GET /auth/session') / rate('bare fastify GET /bare'),
+  login_vs_argon2: rate('POST /auth/login') / rate('raw argon2id hash (m=19456,t=2,p=1)'),
+};
+
+console.log(
+  `\nGatehouse benchmark (${mode} mode, ${seconds} s per run, medians of ${ROUNDS} for the ratios, loopback)\n`,
+);
+console.log(
+  `${'what'.padEnd(40)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'non-2xx'.padStart(8)}`,
+);
+for (const r of rows) {
+  console.log(
+    `${r.name.padEnd(40)} ${r.rps.toFixed(0).padStart(9)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${String(r.errors).padStart(8)}`,
+  );
+}
+console.log(`\nsession / bare fastify: ${ratios.session_vs_bare.toFixed(2)} (target >= 0.60)`);
+console.log(`login / raw argon2id:   ${ratios.login_vs_argon2.toFixed(2)} (target >= 0.80)`);
+
+const out = join(ROOT, 'bench', 'results');
+mkdirSync(out, { recursive: true });
+const file = join(out, 'latest.json');
+writeFileSync(
+  file,
+  JSON.stringify({ at: new Date().toISOString(), mode, seconds, rounds: ROUNDS, rows, ratios }, null, 2),
+);
+console.log(`\nwritten to ${file}`);

@@ -1,0 +1,122 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? ok(addr.port) : fail(new Error('no port'))));
+    });
+  });
+}
+
+export function spawnTs(entry: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return child;
+}
+
+export async function waitForOk(url: string, ms = 90_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      if ((await fetch(url, { signal: AbortSignal.timeout(2000) })).status === 200) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} not ready in time`);
+}
+
+/** Settings that take the limits out of a throughput measurement. */
+const BENCH_ENV = {
+  RATE_LIMIT_PER_IP_PER_MINUTE: '100000000',
+  LOGIN_FAILURES_PER_ACCOUNT: '100000000',
+  LOG_LEVEL: 'warn',
+};
+
+/**
+ * Starts Gatehouse for a benchmark and returns its URL: the stack (five
+ * processes on the machine's NATS, Redis and a fresh Postgres database) or the
+ * embedded mode (one process).
+ */
+export async function startGatehouse(mode: 'stack' | 'embedded'): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const children: ChildProcess[] = [];
+  let cleanup = () => {};
+  if (mode === 'embedded') {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+    children.push(
+      spawnTs('packages/embedded/src/main.ts', {
+        ...BENCH_ENV,
+        PORT: String(port),
+        DATA_DIR: dataDir,
+        DATABASE_URL: '',
+        REDIS_URL: '',
+        NATS_URL: '',
+        SECRET_KEY: '',
+      }),
+    );
+  } else {
+    const pg = new URL(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+    const name = `gh_bench_${randomBytes(4).toString('hex')}`;
+    const psql = (sql: string) =>
+      execFileSync('psql', [
+        '-h',
+        pg.hostname,
+        '-p',
+        pg.port || '5432',
+        '-U',
+        pg.username || 'postgres',
+        '-d',
+        'postgres',
+        '-qc',
+        sql,
+      ]);
+    psql(`CREATE DATABASE ${name}`);
+    pg.pathname = `/${name}`;
+    const env = {
+      ...BENCH_ENV,
+      NATS_URL: process.env.BENCH_NATS_URL ?? 'nats://127.0.0.1:4222',
+      // A Redis database of its own, emptied before the run.
+      REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/9',
+      DATABASE_URL: pg.toString(),
+      SECRET_KEY: randomBytes(32).toString('base64'),
+      PORT: String(port),
+      PUBLIC_URL: url,
+    };
+    execFileSync('redis-cli', ['-u', env.REDIS_URL, 'FLUSHDB']);
+    for (const svc of ['identity', 'session', 'mfa', 'mailer', 'gateway'])
+      children.push(spawnTs(`services/${svc}/src/main.ts`, env));
+    cleanup = () => {
+      try {
+        psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } catch {}
+    };
+  }
+  await waitForOk(`${url}/readyz`);
+  return {
+    url,
+    stop: async () => {
+      await Promise.all(
+        children.map((c) => {
+          if (c.exitCode !== null) return Promise.resolve();
+          const exited = new Promise((r) => c.once('exit', r));
+          c.kill('SIGTERM');
+          return exited;
+        }),
+      );
+      cleanup();
+    },
+  };
+}

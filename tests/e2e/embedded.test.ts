@@ -1,0 +1,35 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { freePort, node, type Proc, waitForOk } from './processes.ts';
+import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
+
+// The embedded mode as a newcomer runs it: one process, embedded Postgres in DATA_DIR,
+// no NATS, Redis or Postgres server involved.
+let base = '';
+let proc: Proc;
+let dataDir: string;
+
+before(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  proc = node('embedded', 'packages/embedded/src/main.ts', {
+    ...TEST_SERVER_ENV,
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    DATABASE_URL: '',
+    REDIS_URL: '',
+    NATS_URL: '',
+    SECRET_KEY: '',
+  });
+  await waitForOk(`${base}/readyz`, [proc]);
+});
+
+after(async () => {
+  await proc?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+authScenarios('embedded', () => base);

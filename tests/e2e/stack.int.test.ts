@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { claimsOf, client, eventually, uniqueEmail } from './client.ts';
+import { createDatabase, freePort, node, Proc, secretKey, waitForOk } from './processes.ts';
+import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
+
+// The stack: every service its own process, over a real NATS, Redis and Postgres.
+// NATS and Redis are private instances on their own ports, so the test can stop
+// them and watch the services fail fast and recover; Postgres is the machine's,
+// with a fresh database.
+const PG = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+
+let natsPort: number;
+let redisPort: number;
+let nats: Proc;
+let redis: Proc;
+let db: { url: string; drop(): void };
+let dir: string;
+const services: Proc[] = [];
+let gatewayA = '';
+let gatewayB = '';
+
+const startNats = () =>
+  new Proc('nats', NATS_BIN, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'js')], {});
+// AOF on, as production Redis should run: a restart keeps sessions and keys.
+const startRedis = () =>
+  new Proc(
+    'redis',
+    'redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir],
+    {},
+  );
+
+async function tcpUp(port: number): Promise<void> {
+  const { connect } = await import('node:net');
+  await eventually(
+    () =>
+      new Promise((ok) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.destroy();
+          ok(true);
+        }).on('error', () => ok(false));
+      }),
+  );
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'gatehouse-stack-'));
+  [natsPort, redisPort] = [await freePort(), await freePort()];
+  nats = startNats();
+  redis = startRedis();
+  await Promise.all([tcpUp(natsPort), tcpUp(redisPort)]);
+  db = createDatabase(PG);
+  const [portA, portB] = [await freePort(), await freePort()];
+  gatewayA = `http://127.0.0.1:${portA}`;
+  gatewayB = `http://127.0.0.1:${portB}`;
+  const env = {
+    // Every service shares the public URL: it is the tokens' issuer.
+    PUBLIC_URL: gatewayA,
+    ...TEST_SERVER_ENV,
+    NATS_URL: `nats://127.0.0.1:${natsPort}`,
+    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    DATABASE_URL: db.url,
+    SECRET_KEY: secretKey(),
+    BUS_TIMEOUT_MS: '2000',
+  };
+  for (const name of ['identity', 'session', 'mfa', 'mailer'])
+    services.push(node(name, `services/${name}/src/main.ts`, env));
+  services.push(
+    node('gateway-a', 'services/gateway/src/main.ts', { ...env, PORT: String(portA), PUBLIC_URL: gatewayA }),
+  );
+  // A second replica answers for the same public URL, as behind a load balancer.
+  services.push(
+    node('gateway-b', 'services/gateway/src/main.ts', { ...env, PORT: String(portB), PUBLIC_URL: gatewayA }),
+  );
+  await waitForOk(`${gatewayA}/readyz`, services);
+  await waitForOk(`${gatewayB}/readyz`, services);
+});
+
+after(async () => {
+  await Promise.all(services.map((s) => s.stop()));
+  await Promise.all([nats?.stop(), redis?.stop()]);
+  db?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+authScenarios('stack', () => gatewayA);
+
+describe('stack: several gateway replicas', () => {
+  test('a session revoked through one replica is refused by the other at once', async () => {
+    const a = client(gatewayA);
+    const b = client(gatewayB);
+    const reg = await a.post('/auth/register', { email: uniqueEmail(), password: 'correct horse battery' });
+    const access = reg.body.access_token as string;
+    assert.equal((await b.get('/auth/session', access)).status, 200);
+    assert.equal((await a.post('/auth/logout', undefined, access)).status, 204);
+    // No waiting: the very next request to the other replica is refused.
+    assert.equal((await b.get('/auth/session', access)).status, 401);
+  });
+
+  test('a replica started after a revocation loads it from the session service', async () => {
+    const a = client(gatewayA);
+    const reg = await a.post('/auth/register', { email: uniqueEmail(), password: 'correct horse battery' });
+    const access = reg.body.access_token as string;
+    assert.equal((await a.post('/auth/logout', undefined, access)).status, 204);
+    const port = await freePort();
+    const late = node('gateway-late', 'services/gateway/src/main.ts', {
+      ...TEST_SERVER_ENV,
+      NATS_URL: `nats://127.0.0.1:${natsPort}`,
+      REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      SECRET_KEY: secretKey(),
+      PORT: String(port),
+      PUBLIC_URL: gatewayA,
+    });
+    try {
+      await waitForOk(`http://127.0.0.1:${port}/healthz`, [late]);
+      const res = await client(`http://127.0.0.1:${port}`).get('/auth/session', access);
+      assert.equal(res.status, 401);
+      assert.equal(claimsOf(access).sid !== undefined, true);
+    } finally {
+      await late.stop();
+    }
+  });
+});
+
+describe('stack: a dependency goes away and comes back', () => {
+  test('Redis down: sign-in answers 503 quickly, then recovers by itself', async () => {
+    const a = client(gatewayA);
+    const email = uniqueEmail();
+    assert.equal((await a.post('/auth/register', { email, password: 'correct horse battery' })).status, 201);
+    await redis.stop('SIGKILL');
+    const started = Date.now();
+    const down = await a.post('/auth/login', { email, password: 'correct horse battery' });
+    assert.equal(down.status, 503, JSON.stringify(down.body));
+    assert.equal(down.body.error, 'service_unavailable');
+    assert.ok(down.headers.get('retry-after'));
+    assert.ok(Date.now() - started < 5000, 'fails fast, no hang');
+    redis = startRedis();
+    await eventually(
+      async () =>
+        (await client(gatewayA).post('/auth/login', { email, password: 'correct horse battery' })).status === 200,
+      20_000,
+    );
+  });
+
+  test('NATS down: requests answer 503 quickly, then recover by themselves', async () => {
+    const a = client(gatewayA);
+    const reg = await a.post('/auth/register', { email: uniqueEmail(), password: 'correct horse battery' });
+    const access = reg.body.access_token as string;
+    await nats.stop('SIGKILL');
+    const started = Date.now();
+    const down = await a.get('/auth/me', access);
+    assert.equal(down.status, 503, JSON.stringify(down.body));
+    assert.ok(Date.now() - started < 5000, 'fails fast, no hang');
+    // The hot path needs no other service: the session check still answers.
+    assert.equal((await a.get('/auth/session', access)).status, 200);
+    nats = startNats();
+    await eventually(async () => (await client(gatewayA).get('/auth/me', access)).status === 200, 30_000);
+    await eventually(async () => (await client(gatewayA).get('/readyz')).status === 200, 30_000);
+  });
+});
