@@ -24,6 +24,10 @@ export interface Config {
   natsUrl: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
+  /** A directory whose `<template>/{subject.txt,body.html,body.txt}` files override the built-in mail templates. */
+  mailTemplatesDir: string | undefined;
+  /** Mails per address per hour (verification, reset, magic link) before 429. */
+  mailPerAddressPerHour: number;
   accessTokenTtl: number;
   refreshTokenTtl: number;
   sessionMaxAge: number;
@@ -111,6 +115,8 @@ export function loadConfig(env: Env): Config {
     natsUrl: env.NATS_URL || undefined,
     smtpUrl: env.SMTP_URL || undefined,
     mailFrom: env.MAIL_FROM || 'Gatehouse <no-reply@localhost>',
+    mailTemplatesDir: env.MAIL_TEMPLATES_DIR ? resolve(env.MAIL_TEMPLATES_DIR) : undefined,
+    mailPerAddressPerHour: int(env, 'MAIL_PER_ADDRESS_PER_HOUR', 5, 1),
     accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 900, 1),
     refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 604800, 1),
     sessionMaxAge: int(env, 'SESSION_MAX_AGE', 2592000, 1),

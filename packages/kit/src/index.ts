@@ -14,6 +14,16 @@ export { connectBus } from './connect.ts';
 export { AppError, isAppError, unavailable } from './errors.ts';
 export { newId } from './ids.ts';
 export { createLogger, type Logger } from './logger.ts';
+export { InProcessMailQueue, type InProcessMailQueueOptions } from './mail-queue/in-process.ts';
+export { JetStreamMailQueue, type JetStreamMailQueueOptions, type MailQueueNames } from './mail-queue/jetstream.ts';
+export {
+  DEFAULT_BACKOFF_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  type MailDeadLetter,
+  type MailRetryOptions,
+  PermanentMailError,
+} from './mail-queue/policy.ts';
+export type { MailDelivery, MailQueue } from './mail-queue/queue.ts';
 export { seal, unseal } from './sealed.ts';
 export { Shutdown } from './shutdown.ts';
 export { validate } from './validation.ts';

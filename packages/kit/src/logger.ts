@@ -21,12 +21,15 @@ const REDACT = [
   '*.access_token',
 ];
 
-/** The process logger: JSON lines with secrets redacted. */
-export function createLogger(options: { level: string; name: string }): Logger {
+/**
+ * The process logger: JSON lines with secrets redacted, each tagged with the
+ * service that wrote it. The embedded mode passes no `service` and tags its
+ * five children instead (a key given twice would appear twice in the line).
+ */
+export function createLogger(options: { level: string; service?: string }): Logger {
   return pino({
-    name: options.name,
     level: options.level,
     redact: { paths: REDACT, censor: '[redacted]' },
-    base: { service: options.name },
+    base: options.service ? { service: options.service } : { mode: 'embedded' },
   });
 }

@@ -44,6 +44,14 @@ export class NatsTransport implements Transport {
     void this.#watch();
   }
 
+  /**
+   * The underlying connection, for a client that shares it (the JetStream mail
+   * queue). Read-only: closing it is this transport's job.
+   */
+  get connection(): NatsConnection {
+    return this.#nc;
+  }
+
   /** Connects to `servers` (comma separated), waiting for the first connection as long as it takes. */
   static async connect(servers: string, name: string, log: Logger): Promise<NatsTransport> {
     const nc = await connect({
