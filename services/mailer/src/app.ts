@@ -1,25 +1,54 @@
-import type { Bus, Logger } from '@gatehouse/kit';
+import type { Bus, Config, Logger, MailQueue } from '@gatehouse/kit';
+import { createRenderer } from './render/render.ts';
+import { createSender } from './send/send.ts';
 
 export interface MailerDeps {
   bus: Bus;
+  /** The mail queue to consume: JetStream in the stack, in-process in embedded mode. */
+  queue: MailQueue;
+  config: Pick<Config, 'smtpUrl' | 'mailFrom' | 'mailTemplatesDir' | 'publicUrl'>;
   log: Logger;
+  /** Embedded mode: `DATA_DIR/outbox`, where mail goes as .eml files when there is no SMTP_URL. */
+  outboxDir?: string;
 }
 
 /**
- * The mailer service: templates and delivery. This release consumes nothing
- * but notes the sign-ups whose verification email will be sent once the mail
- * queue exists (its own issue), and serves its health check.
+ * The mailer: consumes the mail queue, renders each job's template and sends
+ * it (SMTP, or the log and outbox without SMTP_URL). A failed send throws, so
+ * the queue retries it with backoff; a recipient refused for good goes to the
+ * dead letters at once. Serves `mailer.health.check`, which fails while the
+ * queue does not answer its ping. `close()` stops consuming once the job in
+ * hand is done; closing the queue and the bus is the caller's.
  */
 export async function startMailer(deps: MailerDeps): Promise<{ close(): Promise<void> }> {
-  const { bus, log } = deps;
-  bus.serve('mailer.health.check', async () => ({ ok: true }));
-  bus.subscribe(
-    'events.user.created',
-    (event) => {
-      if (event.email)
-        log.info({ userId: event.user_id }, 'verification email not sent: mail delivery is not built yet');
+  const { bus, queue, config, log } = deps;
+  const renderer = await createRenderer({
+    overrideDir: config.mailTemplatesDir,
+    defaults: { app_name: 'Gatehouse', public_url: config.publicUrl },
+  });
+  const sender = await createSender({
+    smtpUrl: config.smtpUrl,
+    from: config.mailFrom,
+    messageIdDomain: new URL(config.publicUrl).hostname,
+    outboxDir: deps.outboxDir,
+  });
+
+  bus.serve('mailer.health.check', async () => {
+    await queue.ping();
+    return { ok: true };
+  });
+
+  const consumer = await queue.consume(async (job, delivery) => {
+    const mail = await renderer.render(job);
+    await sender.send({ id: job.id, to: job.to, ...mail }, delivery.log);
+    delivery.log.info('mail sent');
+  });
+  log.info({ smtp: Boolean(config.smtpUrl), templatesDir: config.mailTemplatesDir ?? null }, 'mailer consuming');
+
+  return {
+    close: async () => {
+      await consumer.stop();
+      sender.close();
     },
-    { queue: 'mailer' },
-  );
-  return { close: async () => {} };
+  };
 }

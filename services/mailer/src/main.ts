@@ -1,12 +1,30 @@
-import { connectBus, createLogger, loadConfig, Shutdown } from '@gatehouse/kit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Bus, createLogger, isAppError, JetStreamMailQueue, loadConfig, NatsTransport, Shutdown } from '@gatehouse/kit';
 import { startMailer } from './app.ts';
 
 const config = loadConfig(process.env);
-const log = createLogger({ name: 'mailer', level: config.logLevel });
+const log = createLogger({ service: 'mailer', level: config.logLevel });
 const shutdown = new Shutdown(log);
 shutdown.listen();
-const bus = await connectBus(config, 'mailer', log);
-shutdown.add('bus', () => bus.transport.close());
-const service = await startMailer({ bus, log });
-shutdown.add('mailer', () => service.close());
+if (!config.natsUrl) throw new Error('NATS_URL is required when the mailer runs on its own');
+// One connection for the bus and the queue.
+const transport = await NatsTransport.connect(config.natsUrl, 'mailer', log);
+shutdown.add('bus', () => transport.close());
+const bus = new Bus(transport, log, { timeoutMs: config.busTimeoutMs });
+// JetStream may answer a moment after NATS accepts connections: wait for it as for NATS.
+let queue: JetStreamMailQueue;
+for (;;) {
+  try {
+    queue = await JetStreamMailQueue.open({ connection: transport.connection, log });
+    break;
+  } catch (err) {
+    if (!isAppError(err, 'service_unavailable')) throw err;
+    log.warn('waiting for JetStream');
+    await sleep(2_000);
+  }
+}
+shutdown.add('mail queue', () => queue.close());
+const mailer = await startMailer({ bus, queue, config, log });
+// Runs first on SIGTERM: stop taking jobs; the one in hand finishes, one fetched but not started goes back.
+shutdown.add('mailer', () => mailer.close());
 log.info('mailer ready');
