@@ -5,6 +5,15 @@ import { events, requests } from './subjects.ts';
 const Email = Type.String({ minLength: 3, maxLength: 254 });
 const Password = Type.String({ minLength: 8, maxLength: 128 });
 const Empty = Type.Object({});
+/** A one-time token as it arrives from a link: 43 base64url characters when well formed. */
+const OneTimeToken = Type.String({ minLength: 1, maxLength: 256 });
+/** An absolute URL the gateway has already checked against REDIRECT_ALLOWLIST. */
+const RedirectTo = Type.Optional(Type.String({ maxLength: 2048 }));
+/** Where a request came from, for notices ("your password was changed from ..."). */
+const Client = {
+  ip: Type.Optional(Type.String({ maxLength: 64 })),
+  user_agent: Type.Optional(Type.String({ maxLength: 512 })),
+};
 
 const Tokens = Type.Object({
   access_token: Type.String(),
@@ -22,6 +31,8 @@ export const requestSchemas = {
       password: Password,
       name: Type.Optional(Type.String({ maxLength: 200 })),
       metadata: Type.Optional(Metadata),
+      /** Where the verification email's link leads. */
+      redirect_to: RedirectTo,
     }),
     response: Type.Object({ user: UserRecord }),
   },
@@ -59,8 +70,34 @@ export const requestSchemas = {
       user_id: Uuid,
       current_password: Type.String(),
       new_password: Password,
+      ...Client,
     }),
     response: Empty,
+  },
+  [requests.identityVerifyEmail]: {
+    request: Type.Object({ project_id: Uuid, token: OneTimeToken }),
+    response: Type.Object({ user: UserRecord }),
+  },
+  [requests.identityResendVerification]: {
+    request: Type.Object({ project_id: Uuid, user_id: Uuid, redirect_to: RedirectTo }),
+    response: Empty,
+  },
+  [requests.identityForgotPassword]: {
+    request: Type.Object({ project_id: Uuid, email: Email, redirect_to: RedirectTo }),
+    response: Empty,
+  },
+  [requests.identityResetPassword]: {
+    request: Type.Object({ project_id: Uuid, token: OneTimeToken, password: Password, ...Client }),
+    response: Type.Object({ user: UserRecord }),
+  },
+  [requests.identitySendMagicLink]: {
+    request: Type.Object({ project_id: Uuid, email: Email, redirect_to: RedirectTo }),
+    response: Empty,
+  },
+  [requests.identityVerifyMagicLink]: {
+    request: Type.Object({ project_id: Uuid, token: OneTimeToken }),
+    /** `created`: the link signed up a new user. */
+    response: Type.Object({ user: UserRecord, created: Type.Boolean() }),
   },
   [requests.identityCreateGuest]: {
     request: Type.Object({ project_id: Uuid, name: Type.Optional(Type.String({ maxLength: 200 })) }),

@@ -5,7 +5,7 @@ import { CHEAP_HASH } from './app.test-support.ts';
 import { startIdentity } from './app.ts';
 import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrations.ts';
-import { createPostgresDatabase, silentLog } from './db/test-databases.ts';
+import { createPostgresDatabase, discardMail, silentLog } from './db/test-databases.ts';
 
 test('replicas starting together on one Postgres migrate once and create one admin', async () => {
   const created = await createPostgresDatabase();
@@ -24,7 +24,7 @@ test('replicas starting together on one Postgres migrate once and create one adm
   try {
     await Promise.all(replicas.map(({ db }) => migrate(db)));
     const services = await Promise.all(
-      replicas.map(({ bus, db }) => startIdentity({ bus, db, config, log: silentLog })),
+      replicas.map(({ bus, db }) => startIdentity({ bus, db, config, mail: discardMail, log: silentLog })),
     );
     const [first] = replicas;
     assert.ok(first);

@@ -1,5 +1,5 @@
 // Test support only: a running identity service over the in-process bus, for the service tests.
-import { events as eventSubjects } from '@gatehouse/contracts';
+import { events as eventSubjects, type MailJob } from '@gatehouse/contracts';
 import { Bus, type Config, InProcessTransport, loadConfig } from '@gatehouse/kit';
 import { startIdentity } from './app.ts';
 import { openPgliteTestDatabase, silentLog, type TestDatabase } from './db/test-databases.ts';
@@ -11,6 +11,8 @@ export interface TestIdentity {
   bus: Bus;
   database: TestDatabase;
   config: Config;
+  /** Every mail job identity queued, in order. */
+  mails: MailJob[];
   /** Every user event published, in order. */
   published: { subject: string; data: Record<string, unknown> }[];
   /** Stops the service and the bus; drops the database when this harness created it. */
@@ -40,12 +42,15 @@ export async function startTestIdentity(
       published.push({ subject, data });
     });
   }
-  const identity = await startIdentity({ bus, db: database.db, config, log: silentLog });
+  const mails: MailJob[] = [];
+  const mail = { enqueue: async (job: MailJob) => void mails.push(job) };
+  const identity = await startIdentity({ bus, db: database.db, config, mail, log: silentLog });
   return {
     bus,
     database,
     config,
     published,
+    mails,
     close: async () => {
       await identity.close();
       await bus.transport.close();

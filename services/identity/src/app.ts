@@ -1,7 +1,10 @@
-import type { Bus, Config, Logger } from '@gatehouse/kit';
+import type { Bus, Config, Logger, MailQueue } from '@gatehouse/kit';
 import type { Kysely } from 'kysely';
 import { pingDatabase } from './db/database.ts';
 import type { Database } from './db/schema.ts';
+import { AccountEmails } from './emails/account-emails.ts';
+import { registerEmailHandlers } from './emails/emails.handlers.ts';
+import { OneTimeTokens } from './emails/one-time-tokens.ts';
 import { createPasswords } from './passwords/passwords.ts';
 import { bootstrapAdmin } from './users/admin-bootstrap.ts';
 import { UserEvents } from './users/user-events.ts';
@@ -18,6 +21,8 @@ export interface IdentityDeps {
   /** Opened with `openDatabase` and migrated with `migrate`; the caller owns it and destroys it. */
   db: Kysely<Database>;
   config: Config;
+  /** Where identity puts the mails it sends (verification, reset, magic link, notices). */
+  mail: Pick<MailQueue, 'enqueue'>;
   log: Logger;
 }
 
@@ -27,7 +32,7 @@ export interface IdentityDeps {
  * connects by itself; `close` stops nothing the caller owns (bus, database).
  */
 export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Promise<void> }> {
-  const { bus, db, config, log } = deps;
+  const { bus, db, config, mail, log } = deps;
   const store = new PostgresUsersStore(db);
   // Makes the dummy hash for unknown users now, with the configured cost.
   const passwords = await createPasswords(config.passwordHash);
@@ -40,7 +45,17 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
     log,
   });
 
-  registerUserHandlers(bus, users);
+  const emails = new AccountEmails({
+    store,
+    tokens: new OneTimeTokens(db),
+    passwords,
+    events,
+    mail,
+    publicUrl: config.publicUrl,
+    log,
+  });
+  registerUserHandlers(bus, users, emails);
+  registerEmailHandlers(bus, emails);
   bus.serve('identity.health.check', async () => {
     await pingDatabase(db);
     return { ok: true };

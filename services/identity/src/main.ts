@@ -1,10 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectBus, createLogger, isAppError, loadConfig, Shutdown } from '@gatehouse/kit';
+import {
+  connectBus,
+  createLogger,
+  isAppError,
+  JetStreamMailQueue,
+  loadConfig,
+  type NatsTransport,
+  Shutdown,
+} from '@gatehouse/kit';
 import { migrate, openDatabase, startIdentity } from './app.ts';
 
 // Stack mode: identity on its own, against NATS and a real Postgres.
 const config = loadConfig(process.env);
-const log = createLogger({ name: 'identity', level: config.logLevel });
+const log = createLogger({ service: 'identity', level: config.logLevel });
 if (!config.databaseUrl) {
   // The embedded PGlite belongs to the single-process mode; replicas need one shared database.
   log.fatal('DATABASE_URL is required when identity runs on its own');
@@ -29,6 +37,19 @@ for (;;) {
     await sleep(2_000);
   }
 }
-const service = await startIdentity({ bus, db, config, log });
+// The mail queue (JetStream) shares the bus's connection; it waits for JetStream as for Postgres.
+let mail: JetStreamMailQueue;
+for (;;) {
+  try {
+    mail = await JetStreamMailQueue.open({ connection: (bus.transport as NatsTransport).connection, log });
+    break;
+  } catch (err) {
+    if (!isAppError(err, 'service_unavailable')) throw err;
+    log.warn('waiting for JetStream');
+    await sleep(2_000);
+  }
+}
+shutdown.add('mail queue', () => mail.close());
+const service = await startIdentity({ bus, db, config, mail, log });
 shutdown.add('identity', () => service.close());
 log.info('identity ready');

@@ -6,13 +6,19 @@ import { AppError, Bus, InProcessTransport, loadConfig } from '@gatehouse/kit';
 import { CHEAP_HASH } from '../app.test-support.ts';
 import { startIdentity } from '../app.ts';
 import { openDatabase } from './database.ts';
-import { silentLog } from './test-databases.ts';
+import { discardMail, silentLog } from './test-databases.ts';
 
 /** Identity over a database URL that does not work; the bus waits far longer than the pool may. */
 async function identityAt(databaseUrl: string) {
   const db = await openDatabase({ databaseUrl, dataDir: '/nonexistent', log: silentLog });
   const bus = new Bus(new InProcessTransport(), silentLog, { timeoutMs: 30_000 });
-  const service = await startIdentity({ bus, db, config: loadConfig({ PASSWORD_HASH: CHEAP_HASH }), log: silentLog });
+  const service = await startIdentity({
+    bus,
+    db,
+    config: loadConfig({ PASSWORD_HASH: CHEAP_HASH }),
+    mail: discardMail,
+    log: silentLog,
+  });
   return {
     bus,
     close: async () => {

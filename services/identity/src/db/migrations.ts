@@ -59,6 +59,26 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('one_time_tokens_user_idx').on('one_time_tokens').column('user_id').execute();
     },
   },
+  '0002_one_time_tokens_email': {
+    async up(db: AnyDb) {
+      // A magic link may be sent to an address with no user yet: the token names the
+      // address, and the user (if any) it was issued for. No rows exist before this.
+      await db.schema
+        .alterTable('one_time_tokens')
+        .alterColumn('user_id', (c) => c.dropNotNull())
+        .execute();
+      await db.schema
+        .alterTable('one_time_tokens')
+        .addColumn('email', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('one_time_tokens_open_idx')
+        .on('one_time_tokens')
+        .columns(['project_id', 'email', 'purpose'])
+        .where(sql.ref('used_at'), 'is', null)
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

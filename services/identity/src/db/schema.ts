@@ -35,11 +35,16 @@ export interface UsersTable {
   updated_at: UpdatedAt;
 }
 
+export type TokenPurpose = 'verify_email' | 'reset_password' | 'magic_link' | 'invitation';
+
 export interface OneTimeTokensTable {
   id: string;
   project_id: string;
-  user_id: string;
-  purpose: string;
+  /** Null for a magic link to an address that has no user yet. */
+  user_id: string | null;
+  /** The address the token was mailed to (lower case): it proves control of this address only. */
+  email: string;
+  purpose: TokenPurpose;
   /** Only a hash of the token is stored: a database leak yields no usable token. */
   token_hash: string;
   expires_at: Date;
@@ -55,5 +60,6 @@ export interface Database {
 }
 
 export type UserRow = Selectable<UsersTable>;
+export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;
 export type NewUserRow = Insertable<UsersTable>;
 export type UserRowUpdate = Updateable<UsersTable>;

@@ -18,7 +18,10 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export const silentLog: Logger = createLogger({ name: 'test', level: 'silent' });
+export const silentLog: Logger = createLogger({ service: 'test', level: 'silent' });
+
+/** For tests that send no mail worth reading: the queue takes every job and drops it. */
+export const discardMail = { enqueue: async () => {} };
 
 /** The server the integration tests use (`TEST_DATABASE_URL`). */
 export const testDatabaseUrl = (): string =>

@@ -1,4 +1,5 @@
 import type { Bus } from '@gatehouse/kit';
+import type { AccountEmails } from '../emails/account-emails.ts';
 import type { UsersService } from './users.service.ts';
 
 /**
@@ -6,16 +7,24 @@ import type { UsersService } from './users.service.ts';
  * subjects. The bus has already validated each request against its contract
  * schema; these only translate between the wire's snake_case and the service.
  */
-export function registerUserHandlers(bus: Bus, users: UsersService): void {
-  bus.serve('identity.user.register', async (m) => ({
-    user: await users.register({
+export function registerUserHandlers(bus: Bus, users: UsersService, emails: AccountEmails): void {
+  bus.serve('identity.user.register', async (m, ctx) => {
+    const user = await users.register({
       projectId: m.project_id,
       email: m.email,
       password: m.password,
       ...(m.name !== undefined ? { name: m.name } : {}),
       ...(m.metadata !== undefined ? { metadata: m.metadata } : {}),
-    }),
-  }));
+    });
+    try {
+      await emails.sendVerification(user, m.redirect_to, ctx.requestId);
+    } catch (err) {
+      // The account exists: failing the sign-up now would make its retry an `email_taken`.
+      // The user can ask again with POST /auth/email/resend.
+      ctx.log.error({ err, userId: user.id }, 'could not queue the verification email');
+    }
+    return { user };
+  });
 
   bus.serve('identity.user.authenticate', async (m) => ({
     user: await users.authenticate({ projectId: m.project_id, email: m.email, password: m.password }),
@@ -43,13 +52,14 @@ export function registerUserHandlers(bus: Bus, users: UsersService): void {
     return {};
   });
 
-  bus.serve('identity.password.change', async (m) => {
-    await users.changePassword({
+  bus.serve('identity.password.change', async (m, ctx) => {
+    const user = await users.changePassword({
       projectId: m.project_id,
       userId: m.user_id,
       currentPassword: m.current_password,
       newPassword: m.new_password,
     });
+    await emails.passwordChanged(user, { ip: m.ip, userAgent: m.user_agent }, ctx.requestId);
     return {};
   });
 

@@ -142,7 +142,7 @@ export class UsersService {
     userId: string;
     currentPassword: string;
     newPassword: string;
-  }): Promise<void> {
+  }): Promise<UserRecord> {
     const { store, passwords } = this.#deps;
     const user = await store.findById(input.projectId, input.userId);
     if (!user) throw notFound();
@@ -150,9 +150,10 @@ export class UsersService {
       throw invalidCredentials();
     }
     const passwordHash = await passwords.hash(input.newPassword);
-    if (!(await store.update(user.project_id, user.id, { passwordHash }))) throw notFound();
-    // The session service revokes the other sessions on this event.
+    const updated = await store.update(user.project_id, user.id, { passwordHash });
+    if (!updated) throw notFound();
     await this.#deps.events.changed('events.user.password_changed', user);
+    return toUserRecord(updated);
   }
 
   /** A guest: role `guest`, no email, no password. Publishes `events.user.created`. */

@@ -169,7 +169,8 @@ export function usersStoreContract(backend: string, open: () => Promise<TestData
           id: newId(),
           project_id: P,
           user_id: user.id,
-          purpose: 'verify',
+          email: user.email ?? '',
+          purpose: 'verify_email',
           token_hash: newId(),
           expires_at: new Date(),
         })

@@ -36,6 +36,8 @@ export interface UserChanges {
 export interface UserGuard {
   role?: Role;
   passwordHash?: string;
+  /** The address is still this one (a one-time token proves control of one address). */
+  email?: string;
 }
 
 /**
@@ -193,6 +195,7 @@ export class PostgresUsersStore implements UsersStore {
       .where('id', '=', id);
     if (guard.role !== undefined) query = query.where('role', '=', guard.role);
     if (guard.passwordHash !== undefined) query = query.where('password_hash', '=', guard.passwordHash);
+    if (guard.email !== undefined) query = query.where('email', '=', lower(guard.email));
     const row = await query.returningAll().executeTakeFirst().catch(conflicts);
     return row ?? null;
   }
