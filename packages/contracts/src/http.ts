@@ -27,12 +27,19 @@ export const TokenResponse = Type.Object({
 });
 export type TokenResponse = Static<typeof TokenResponse>;
 
+/** An absolute URL that must match REDIRECT_ALLOWLIST (else `invalid_redirect`). */
+export const RedirectTo = Type.Optional(Type.String({ minLength: 1, maxLength: 2048 }));
+/** A one-time token from an email link. */
+export const OneTimeTokenField = Type.String({ minLength: 1, maxLength: 256 });
+
 export const RegisterBody = Type.Object({
   email: HttpEmail,
   password: HttpPassword,
   name: Type.Optional(Type.String({ maxLength: 200 })),
   metadata: Type.Optional(Metadata),
   auth_mode: AuthMode,
+  /** Where the verification email's link leads (an extension of the contract). */
+  redirect_to: RedirectTo,
 });
 export const LoginBody = Type.Object({
   email: Type.String({ minLength: 1, maxLength: 254 }),
@@ -76,3 +83,12 @@ export const SessionsResponse = Type.Object({
 });
 export const SessionsRevoked = Type.Object({ sessions_revoked: Type.Integer() });
 export const IdParams = Type.Object({ id: Uuid });
+
+export const EmailVerifyBody = Type.Object({ token: OneTimeTokenField });
+export const EmailResendBody = Type.Object({ redirect_to: RedirectTo });
+export const PasswordForgotBody = Type.Object({ email: HttpEmail, redirect_to: RedirectTo });
+export const PasswordResetBody = Type.Object({ token: OneTimeTokenField, password: HttpPassword });
+export const MagicLinkBody = Type.Object({ email: HttpEmail, redirect_to: RedirectTo });
+export const MagicLinkVerifyBody = Type.Object({ token: OneTimeTokenField, auth_mode: AuthMode });
+/** The answer to a request that may send an email: the same for every address. */
+export const Accepted = Type.Object({});

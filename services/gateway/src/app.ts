@@ -12,10 +12,13 @@ import type { GatewayContext } from './context.ts';
 import { EdgeLogController } from './http/edge-log.ts';
 import { sendError } from './http/errors.ts';
 import { lazyChildLogger } from './http/lazy-logger.ts';
+import { parseAllowlist } from './http/redirects.ts';
 import { SignInLimits } from './rate-limit/limits.ts';
 import type { RateLimitStore } from './rate-limit/rate-limit.store.ts';
 import { accountRoutes } from './routes/account.routes.ts';
+import { confirmRoutes } from './routes/confirm.routes.ts';
 import { discoveryRoutes } from './routes/discovery.routes.ts';
+import { emailRoutes } from './routes/email.routes.ts';
 import { sessionRoutes } from './routes/session.routes.ts';
 import { signInRoutes } from './routes/sign-in.routes.ts';
 
@@ -68,6 +71,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   const limits = new SignInLimits(deps.rateLimitStore, {
     perIpPerMinute: config.rateLimitPerIpPerMinute,
     failuresPerAccount: config.loginFailuresPerAccount,
+    mailsPerAddressPerHour: config.mailPerAddressPerHour,
   });
   const origins = allowedOrigins(config);
   const ctx: GatewayContext = {
@@ -76,6 +80,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     revocations,
     limits,
     origins,
+    redirects: parseAllowlist(config.redirectAllowlist),
     requireAuth: authenticator(verifier, revocations, origins),
   };
 
@@ -109,6 +114,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   await app.register(signInRoutes, { ctx });
   await app.register(sessionRoutes, { ctx });
   await app.register(accountRoutes, { ctx });
+  await app.register(emailRoutes, { ctx });
+  await app.register(confirmRoutes);
   await app.register(discoveryRoutes, { ctx, pingStore: () => deps.rateLimitStore.ping() });
 
   return { app, revocations, verifier };

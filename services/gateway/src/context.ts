@@ -3,6 +3,7 @@ import type { Bus, Config } from '@gatehouse/kit';
 import type { FastifyRequest } from 'fastify';
 import type { RequireAuth } from './auth/authenticate.ts';
 import type { RevocationSet } from './auth/revocations.ts';
+import type { AllowedPrefix } from './http/redirects.ts';
 import type { SignInLimits } from './rate-limit/limits.ts';
 
 /** What every route plugin of the gateway is given. */
@@ -14,6 +15,8 @@ export interface GatewayContext {
   requireAuth: RequireAuth;
   /** Origins whose pages may use cookie mode (CSRF check). */
   origins: ReadonlySet<string>;
+  /** REDIRECT_ALLOWLIST, parsed: where emailed links may lead. */
+  redirects: readonly AllowedPrefix[];
 }
 
 /** Where a request came from, as a session records it. */

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { RedisRateLimitStore, startGateway } from './app.ts';
 
 const config = loadConfig(process.env);
-const log = createLogger({ name: 'gateway', level: config.logLevel });
+const log = createLogger({ service: 'gateway', level: config.logLevel });
 if (!config.redisUrl) throw new Error('REDIS_URL is required when the gateway runs on its own');
 
 const shutdown = new Shutdown(log);

@@ -7,7 +7,7 @@ import { buildGateway, MemoryRateLimitStore } from '../app.ts';
 // The gateway alone, with no service behind the bus: every error path of the edge.
 let app: FastifyInstance;
 before(async () => {
-  const log = createLogger({ name: 'test', level: 'silent' });
+  const log = createLogger({ service: 'test', level: 'silent' });
   const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 200 });
   ({ app } = await buildGateway({ bus, log, config: loadConfig({}), rateLimitStore: new MemoryRateLimitStore() }));
 });
@@ -81,7 +81,7 @@ test('the OpenAPI document lists the routes', async () => {
 });
 
 test('CORS answers only the configured origins', async () => {
-  const log = createLogger({ name: 'test', level: 'silent' });
+  const log = createLogger({ service: 'test', level: 'silent' });
   const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 200 });
   const config = loadConfig({ CORS_ORIGINS: 'https://app.example' });
   const { app: withCors } = await buildGateway({ bus, log, config, rateLimitStore: new MemoryRateLimitStore() });

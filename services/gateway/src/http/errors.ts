@@ -32,6 +32,17 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   internal: 500,
 };
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * A route whose contract gives a code another status than the table's: the
+     * one-time-token routes answer `invalid_token` with 400 (a bad link), where
+     * the MFA routes answer 401 (a bad credential).
+     */
+    statusOf?: Partial<Record<ErrorCode, number>>;
+  }
+}
+
 // Fastify's own errors for bad requests, in catalog terms.
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
@@ -67,7 +78,7 @@ export function toAppError(err: unknown): AppError {
 /** The one function that writes an error out: the contract's body, and nothing else. */
 export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const error = toAppError(err);
-  const status = HTTP_STATUS[error.code];
+  const status = request.routeOptions.config?.statusOf?.[error.code] ?? HTTP_STATUS[error.code];
   if (status >= 500) {
     const cause = error.code === 'internal' ? (error.cause ?? err) : error.cause;
     request.log[error.code === 'internal' ? 'error' : 'warn']({ err: cause, code: error.code }, error.message);

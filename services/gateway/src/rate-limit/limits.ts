@@ -2,6 +2,7 @@ import { AppError } from '@gatehouse/kit';
 import type { RateLimitStore } from './rate-limit.store.ts';
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 /** The per-account window for failed passwords (the contract: per 15 minutes). */
 const FAILURE_WINDOW_MS = 15 * MINUTE;
 
@@ -20,11 +21,27 @@ export class SignInLimits {
   readonly #store: RateLimitStore;
   readonly #perIpPerMinute: number;
   readonly #failuresPerAccount: number;
+  readonly #mailsPerAddressPerHour: number;
 
-  constructor(store: RateLimitStore, options: { perIpPerMinute: number; failuresPerAccount: number }) {
+  constructor(
+    store: RateLimitStore,
+    options: { perIpPerMinute: number; failuresPerAccount: number; mailsPerAddressPerHour: number },
+  ) {
     this.#store = store;
     this.#perIpPerMinute = options.perIpPerMinute;
     this.#failuresPerAccount = options.failuresPerAccount;
+    this.#mailsPerAddressPerHour = options.mailsPerAddressPerHour;
+  }
+
+  /**
+   * Counts a request that may mail `recipient` (an address, or `user:<id>` for
+   * the signed-in resend); throws `rate_limited` over the hourly limit. Counted
+   * for unknown addresses too, so a 429 reveals nothing.
+   */
+  async hitMail(projectId: string, recipient: string): Promise<void> {
+    const key = `mail:${projectId}:${recipient.trim().toLowerCase()}`;
+    const { count, resetInMs } = await this.#store.hit(key, HOUR);
+    if (count > this.#mailsPerAddressPerHour) throw limited(resetInMs);
   }
 
   /** Counts a request from `ip`; throws `rate_limited` over the limit. */

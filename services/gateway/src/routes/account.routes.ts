@@ -1,7 +1,7 @@
 import { DeleteMeBody, ErrorBody, PasswordChangeBody, PatchMeBody, User } from '@gatehouse/contracts';
 import type { FastifyPluginAsync } from 'fastify';
 import { authOf } from '../auth/authenticate.ts';
-import { type GatewayContext, markRevoked } from '../context.ts';
+import { clientOf, type GatewayContext, markRevoked } from '../context.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody };
 /** A user with no password may delete the account within this long of signing in. */
@@ -76,7 +76,7 @@ export const accountRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async 
       const { claims, projectId } = authOf(request);
       await bus.request(
         'identity.password.change',
-        { project_id: projectId, user_id: claims.sub, ...request.body },
+        { project_id: projectId, user_id: claims.sub, ...request.body, ...clientOf(request) },
         { requestId: request.id },
       );
       const { session_ids } = await bus.request(

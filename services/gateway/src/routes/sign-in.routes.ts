@@ -13,6 +13,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { authOf } from '../auth/authenticate.ts';
 import { checkCsrf, cookieValue, inMode, REFRESH_COOKIE } from '../auth/cookies.ts';
 import { clientOf, type GatewayContext, markRevoked, signIn, tokenResponse } from '../context.ts';
+import { checkedRedirect } from '../http/redirects.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
 
@@ -29,6 +30,7 @@ export const signInRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (
     async (request, reply) => {
       await limits.hitIp(request.ip);
       const { email, password, name, metadata } = request.body;
+      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
       const { user } = await bus.request(
         'identity.user.register',
         {
@@ -37,6 +39,7 @@ export const signInRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (
           password,
           ...(name !== undefined ? { name } : {}),
           ...(metadata ? { metadata } : {}),
+          ...(redirectTo ? { redirect_to: redirectTo } : {}),
         },
         { requestId: request.id },
       );

@@ -1,0 +1,163 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Accepted,
+  DEFAULT_PROJECT_ID,
+  EmailResendBody,
+  EmailVerifyBody,
+  ErrorBody,
+  MagicLinkBody,
+  MagicLinkVerifyBody,
+  PasswordForgotBody,
+  PasswordResetBody,
+  TokenResponse,
+  User,
+} from '@gatehouse/contracts';
+import type { FastifyPluginAsync } from 'fastify';
+import { authOf } from '../auth/authenticate.ts';
+import { inMode } from '../auth/cookies.ts';
+import { clientOf, type GatewayContext, markRevoked, signIn } from '../context.ts';
+import { checkedRedirect } from '../http/redirects.ts';
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+/** A bad, used or expired link is a bad request (400), not a bad credential. */
+const oneTimeToken = { statusOf: { invalid_token: 400 } };
+
+/**
+ * `forgot` and `magic-link` answer no sooner than this after they arrive, so
+ * the few milliseconds that issuing and queueing a mail take (for a known
+ * address only, in `forgot`) do not tell which addresses have accounts.
+ */
+const ANSWER_FLOOR_MS = 250;
+
+async function answerNoSoonerThan(startedAt: number): Promise<void> {
+  const wait = startedAt + ANSWER_FLOOR_MS - performance.now();
+  if (wait > 0) await sleep(wait);
+}
+
+/**
+ * The emailed flows: verifying an address, resetting a forgotten password,
+ * and signing in by magic link. Identity issues the one-time tokens and
+ * queues the mail; these routes check input, limits and redirects.
+ */
+export const emailRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app, { ctx }) => {
+  const { bus, limits } = ctx;
+  const projectId = DEFAULT_PROJECT_ID;
+
+  app.post<{ Body: typeof EmailVerifyBody.static }>(
+    '/auth/email/verify',
+    {
+      config: oneTimeToken,
+      schema: { tags: ['email'], body: EmailVerifyBody, response: { 200: User, ...errors } },
+    },
+    async (request) => {
+      await limits.hitIp(request.ip);
+      const { user } = await bus.request(
+        'identity.email.verify',
+        { project_id: projectId, token: request.body.token },
+        { requestId: request.id },
+      );
+      return user;
+    },
+  );
+
+  app.post<{ Body: typeof EmailResendBody.static }>(
+    '/auth/email/resend',
+    {
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+      preHandler: ctx.requireAuth,
+      schema: { tags: ['email'], body: EmailResendBody, response: { 202: Accepted, ...errors } },
+    },
+    async (request, reply) => {
+      const { claims, projectId: project } = authOf(request);
+      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
+      await limits.hitMail(project, `user:${claims.sub}`);
+      await bus.request(
+        'identity.email.resend',
+        { project_id: project, user_id: claims.sub, ...(redirectTo ? { redirect_to: redirectTo } : {}) },
+        { requestId: request.id },
+      );
+      return reply.code(202).send({});
+    },
+  );
+
+  app.post<{ Body: typeof PasswordForgotBody.static }>(
+    '/auth/password/forgot',
+    { schema: { tags: ['email'], body: PasswordForgotBody, response: { 202: Accepted, ...errors } } },
+    async (request, reply) => {
+      const startedAt = performance.now();
+      const { email } = request.body;
+      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
+      await limits.hitIp(request.ip);
+      await limits.hitMail(projectId, email);
+      await bus.request(
+        'identity.password.forgot',
+        { project_id: projectId, email, ...(redirectTo ? { redirect_to: redirectTo } : {}) },
+        { requestId: request.id },
+      );
+      await answerNoSoonerThan(startedAt);
+      return reply.code(202).send({});
+    },
+  );
+
+  app.post<{ Body: typeof PasswordResetBody.static }>(
+    '/auth/password/reset',
+    {
+      config: oneTimeToken,
+      schema: { tags: ['email'], body: PasswordResetBody, response: { 204: { type: 'null' }, ...errors } },
+    },
+    async (request, reply) => {
+      await limits.hitIp(request.ip);
+      const { user } = await bus.request(
+        'identity.password.reset',
+        { project_id: projectId, ...request.body, ...clientOf(request) },
+        { requestId: request.id },
+      );
+      // Whoever had the old password is out, everywhere, now.
+      const { session_ids } = await bus.request(
+        'session.user.revoke',
+        { user_id: user.id, reason: 'password_reset' },
+        { requestId: request.id },
+      );
+      markRevoked(ctx, session_ids);
+      return reply.code(204).send();
+    },
+  );
+
+  app.post<{ Body: typeof MagicLinkBody.static }>(
+    '/auth/magic-link',
+    { schema: { tags: ['email'], body: MagicLinkBody, response: { 202: Accepted, ...errors } } },
+    async (request, reply) => {
+      const startedAt = performance.now();
+      const { email } = request.body;
+      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
+      await limits.hitIp(request.ip);
+      await limits.hitMail(projectId, email);
+      await bus.request(
+        'identity.magic_link.send',
+        { project_id: projectId, email, ...(redirectTo ? { redirect_to: redirectTo } : {}) },
+        { requestId: request.id },
+      );
+      await answerNoSoonerThan(startedAt);
+      return reply.code(202).send({});
+    },
+  );
+
+  app.post<{ Body: typeof MagicLinkVerifyBody.static }>(
+    '/auth/magic-link/verify',
+    {
+      config: oneTimeToken,
+      schema: { tags: ['email'], body: MagicLinkVerifyBody, response: { 200: TokenResponse, ...errors } },
+    },
+    async (request, reply) => {
+      await limits.hitIp(request.ip);
+      const { user } = await bus.request(
+        'identity.magic_link.verify',
+        { project_id: projectId, token: request.body.token },
+        { requestId: request.id },
+      );
+      return inMode(reply, ctx.config, await signIn(ctx, request, user, ['magic_link']), request.body.auth_mode);
+    },
+  );
+};
