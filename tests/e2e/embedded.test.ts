@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
+import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
+import { type Mailbox, startMailbox } from './mailbox.ts';
 import { freePort, node, type Proc, waitForOk } from './processes.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
 
@@ -10,13 +12,18 @@ import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
 let base = '';
 let proc: Proc;
 let dataDir: string;
+let mailbox: Mailbox;
+let port: number;
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
-  const port = await freePort();
+  mailbox = await startMailbox();
+  port = await freePort();
   base = `http://127.0.0.1:${port}`;
   proc = node('embedded', 'packages/embedded/src/main.ts', {
     ...TEST_SERVER_ENV,
+    ...EMAIL_SERVER_ENV,
+    SMTP_URL: mailbox.url,
     PORT: String(port),
     DATA_DIR: dataDir,
     DATABASE_URL: '',
@@ -29,7 +36,14 @@ before(async () => {
 
 after(async () => {
   await proc?.stop();
+  await mailbox?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
 authScenarios('embedded', () => base);
+emailScenarios(
+  'embedded',
+  () => base,
+  () => `http://localhost:${port}`,
+  () => mailbox,
+);

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { claimsOf, client, eventually, uniqueEmail } from './client.ts';
+import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
+import { type Mailbox, startMailbox, withLink } from './mailbox.ts';
 import { createDatabase, freePort, node, Proc, secretKey, waitForOk } from './processes.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
 
@@ -23,6 +25,8 @@ let dir: string;
 const services: Proc[] = [];
 let gatewayA = '';
 let gatewayB = '';
+let mailbox: Mailbox;
+let env: Record<string, string>;
 
 const startNats = () =>
   new Proc('nats', NATS_BIN, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'js')], {});
@@ -55,13 +59,16 @@ before(async () => {
   redis = startRedis();
   await Promise.all([tcpUp(natsPort), tcpUp(redisPort)]);
   db = createDatabase(PG);
+  mailbox = await startMailbox();
   const [portA, portB] = [await freePort(), await freePort()];
   gatewayA = `http://127.0.0.1:${portA}`;
   gatewayB = `http://127.0.0.1:${portB}`;
-  const env = {
+  env = {
     // Every service shares the public URL: it is the tokens' issuer.
     PUBLIC_URL: gatewayA,
     ...TEST_SERVER_ENV,
+    ...EMAIL_SERVER_ENV,
+    SMTP_URL: mailbox.url,
     NATS_URL: `nats://127.0.0.1:${natsPort}`,
     REDIS_URL: `redis://127.0.0.1:${redisPort}`,
     DATABASE_URL: db.url,
@@ -83,12 +90,45 @@ before(async () => {
 
 after(async () => {
   await Promise.all(services.map((s) => s.stop()));
-  await Promise.all([nats?.stop(), redis?.stop()]);
+  await Promise.all([nats?.stop(), redis?.stop(), mailbox?.close()]);
   db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
 authScenarios('stack', () => gatewayA);
+emailScenarios(
+  'stack',
+  () => gatewayA,
+  () => gatewayA,
+  () => mailbox,
+);
+
+describe('stack: the mailer loses nothing', () => {
+  test('mail queued while the mailer is stopped is delivered once it starts again, each message once', async () => {
+    const index = services.findIndex((p) => p.name === 'mailer');
+    const stopped = services[index];
+    assert.ok(stopped);
+    await stopped.stop();
+    const c = client(gatewayA);
+    const emails = [uniqueEmail('queued'), uniqueEmail('queued'), uniqueEmail('queued')];
+    for (const email of emails) {
+      assert.equal((await c.post('/auth/register', { email, password: 'correct horse battery' })).status, 201);
+      assert.equal((await c.post('/auth/password/forgot', { email })).status, 202);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(emails.flatMap((e) => mailbox.to(e)).length, 0, 'nothing is delivered while the mailer is down');
+
+    const restarted = node('mailer', 'services/mailer/src/main.ts', env);
+    services[index] = restarted;
+    for (const email of emails) {
+      await mailbox.waitFor(email, 1, withLink('verify_email'), 30_000);
+      await mailbox.waitFor(email, 1, withLink('reset_password'), 30_000);
+    }
+    // Give a duplicate time to show up, then count.
+    await new Promise((r) => setTimeout(r, 2_000));
+    for (const email of emails) assert.equal(mailbox.to(email).length, 2, `${email} got each message once`);
+  });
+});
 
 describe('stack: several gateway replicas', () => {
   test('a session revoked through one replica is refused by the other at once', async () => {

@@ -1,6 +1,14 @@
+import { join } from 'node:path';
 import { MemoryRateLimitStore, startGateway } from '@gatehouse/gateway';
 import { migrate, openDatabase, startIdentity } from '@gatehouse/identity';
-import { Bus, type Config, embeddedSecretKey, InProcessTransport, type Logger } from '@gatehouse/kit';
+import {
+  Bus,
+  type Config,
+  embeddedSecretKey,
+  InProcessMailQueue,
+  InProcessTransport,
+  type Logger,
+} from '@gatehouse/kit';
 import { startMailer } from '@gatehouse/mailer';
 import { startMfa } from '@gatehouse/mfa';
 import { MemorySessionStore, startSession } from '@gatehouse/session';
@@ -25,7 +33,10 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
 
   const closers: (() => Promise<unknown>)[] = [];
   const child = (name: string) => log.child({ service: name });
-  const identity = await startIdentity({ bus, db, config, log: child('identity') });
+  // The in-process stand-in for JetStream: the mailer consumes what identity queues.
+  const mail = new InProcessMailQueue({ log: child('mail-queue') });
+  closers.push(() => mail.close());
+  const identity = await startIdentity({ bus, db, config, mail, log: child('identity') });
   closers.push(
     () => identity.close(),
     () => db.destroy(),
@@ -39,7 +50,13 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
   });
   closers.push(() => session.close());
   const mfa = await startMfa({ bus, log: child('mfa') });
-  const mailer = await startMailer({ bus, log: child('mailer') });
+  const mailer = await startMailer({
+    bus,
+    queue: mail,
+    config,
+    log: child('mailer'),
+    outboxDir: join(config.dataDir, 'outbox'),
+  });
   closers.push(
     () => mfa.close(),
     () => mailer.close(),

@@ -3,7 +3,7 @@ import { startEmbedded } from './embedded.ts';
 
 // Embedded mode ignores REDIS_URL and NATS_URL: one process, in-memory bus and sessions.
 const config = loadConfig(process.env);
-const log = createLogger({ name: 'gatehouse', level: config.logLevel });
+const log = createLogger({ level: config.logLevel });
 const shutdown = new Shutdown(log);
 shutdown.listen();
 const gatehouse = await startEmbedded(config, log);

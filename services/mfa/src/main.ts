@@ -2,7 +2,7 @@ import { connectBus, createLogger, loadConfig, Shutdown } from '@gatehouse/kit';
 import { startMfa } from './app.ts';
 
 const config = loadConfig(process.env);
-const log = createLogger({ name: 'mfa', level: config.logLevel });
+const log = createLogger({ service: 'mfa', level: config.logLevel });
 const shutdown = new Shutdown(log);
 shutdown.listen();
 const bus = await connectBus(config, 'mfa', log);

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { RedisSessionStore, startSession } from './app.ts';
 
 const config = loadConfig(process.env);
-const log = createLogger({ name: 'session', level: config.logLevel });
+const log = createLogger({ service: 'session', level: config.logLevel });
 if (!config.redisUrl) throw new Error('REDIS_URL is required when the session service runs on its own');
 const secretKey = requireSecretKey(config);
 

@@ -8,7 +8,7 @@ import { KeyService, type KeyServiceDeps } from './keys.service.ts';
 import type { SigningKeyStore } from './keys.store.ts';
 
 const DAY = 86_400_000;
-const log = createLogger({ name: 'test', level: 'silent' });
+const log = createLogger({ service: 'test', level: 'silent' });
 const claims = (iat: number) => ({
   iss: 'https://auth.example.test',
   aud: '00000000-0000-7000-8000-000000000001',

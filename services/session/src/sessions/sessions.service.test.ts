@@ -7,7 +7,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { startSession } from '../app.ts';
 import { MemorySessionStore } from './sessions.store.memory.ts';
 
-const log = createLogger({ name: 'test', level: 'silent' });
+const log = createLogger({ service: 'test', level: 'silent' });
 const PUBLIC_URL = 'https://auth.example.test';
 
 /** The service on an in-process bus with a memory store and a clock the test moves. */

@@ -231,7 +231,7 @@ export function sessionStoreContract(name: string, open: () => SessionStore): vo
     test('two key services starting at once agree on one active key', async () => {
       const store = open();
       const secretKey = randomBytes(32);
-      const log = createLogger({ name: 'test', level: 'silent' });
+      const log = createLogger({ service: 'test', level: 'silent' });
       const make = () =>
         new KeyService({ store, secretKey, alg: 'ES256', rotationDays: 30, accessTokenTtl: 900, now: () => T0, log });
       const [x, y] = [make(), make()];
