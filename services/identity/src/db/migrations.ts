@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_PROJECT_ID } from '@gatehouse/contracts';
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
-import { withDatabaseErrors } from './errors.ts';
+import { runMigrations } from '@gatehouse/db';
+import { type Kysely, type Migration, sql } from 'kysely';
 import type { Database } from './schema.ts';
 
 // Migrations take `Kysely<any>`: they must not depend on today's types, which
@@ -79,40 +78,27 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_users_mfa_enabled': {
+    async up(db: AnyDb) {
+      // Set by the mfa service when TOTP goes on or off: sign-ins read it to decide on a challenge.
+      await db.schema
+        .alterTable('users')
+        .addColumn('mfa_enabled', 'boolean', (c) => c.notNull().defaultTo(false))
+        .execute();
+    },
+  },
 };
-
-const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 /** Any constant identifies "the identity schema migration" among advisory locks. */
 const MIGRATION_LOCK_KEY = 0x6761_7465; // 'gate'
 
 /**
- * Brings the schema to the latest migration. Safe when several identity
- * replicas start at once: a session-level advisory lock, held on one
- * connection for the whole run, makes the others wait and then find nothing
- * to do (kysely's own lock does not cover creating its bookkeeping tables).
- * The lock is polled with `pg_try_advisory_lock` rather than awaited, so no
- * statement waits long enough to hit the pool's statement and query timeouts.
+ * Brings the identity schema to the latest migration; safe when several
+ * replicas start at once (see @gatehouse/db `runMigrations`). Identity keeps
+ * kysely's default bookkeeping tables (`kysely_migration`,
+ * `kysely_migration_lock`), so databases migrated before the move still work.
  * Throws the first failing migration's error, or `service_unavailable`.
  */
 export async function migrate(db: Kysely<Database>): Promise<void> {
-  await withDatabaseErrors(() =>
-    // One connection for lock, migrations and unlock; on PGlite (a single
-    // connection) this also keeps every statement on the handle we hold.
-    db.connection().execute(async (conn) => {
-      for (;;) {
-        const { rows } = await sql<{
-          locked: boolean;
-        }>`select pg_try_advisory_lock(${MIGRATION_LOCK_KEY}) as locked`.execute(conn);
-        if (rows[0]?.locked) break;
-        await sleep(100);
-      }
-      try {
-        const { error } = await new Migrator({ db: conn, provider }).migrateToLatest();
-        if (error) throw error;
-      } finally {
-        await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.execute(conn);
-      }
-    }),
-  );
+  await runMigrations(db, migrations, { lockKey: MIGRATION_LOCK_KEY });
 }

@@ -31,6 +31,8 @@ export interface UsersTable {
   role: Role;
   metadata: Json;
   banned: Generated<boolean>;
+  /** TOTP is on (the mfa service says so): a first factor leads to an MFA challenge. */
+  mfa_enabled: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }

@@ -1,77 +1,22 @@
 // Test support only (imported by *.test.ts files, never by the service).
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createLogger, type Logger } from '@gatehouse/kit';
-import type { Kysely } from 'kysely';
-import pg from 'pg';
-import { openDatabase } from './database.ts';
+import {
+  type TestDatabase as AnyTestDatabase,
+  openPgliteTestDatabase as openPglite,
+  openPostgresTestDatabase as openPostgres,
+} from '@gatehouse/db/testing';
 import { migrate } from './migrations.ts';
 import type { Database } from './schema.ts';
 
-/** A migrated database for one test file, and how to throw it away. */
-export interface TestDatabase {
-  db: Kysely<Database>;
-  /** Set for real Postgres: the URL of the throwaway database. */
-  url?: string;
-  drop(): Promise<void>;
-}
+export { createPostgresDatabase, silentLog, testDatabaseUrl } from '@gatehouse/db/testing';
 
-export const silentLog: Logger = createLogger({ service: 'test', level: 'silent' });
+/** A migrated identity database for one test file, and how to throw it away. */
+export type TestDatabase = AnyTestDatabase<Database>;
 
 /** For tests that send no mail worth reading: the queue takes every job and drops it. */
 export const discardMail = { enqueue: async () => {} };
 
-/** The server the integration tests use (`TEST_DATABASE_URL`). */
-export const testDatabaseUrl = (): string =>
-  process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+/** A migrated identity database on the real Postgres (TEST_DATABASE_URL). */
+export const openPostgresTestDatabase = (): Promise<TestDatabase> => openPostgres(migrate);
 
-/** Runs one statement on the maintenance database of TEST_DATABASE_URL. */
-async function admin(statement: string): Promise<void> {
-  const client = new pg.Client({ connectionString: testDatabaseUrl(), connectionTimeoutMillis: 5_000 });
-  await client.connect();
-  try {
-    await client.query(statement);
-  } finally {
-    await client.end();
-  }
-}
-
-/** A fresh, empty database `gh_test_<random>` on the real Postgres, unmigrated. */
-export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `gh_test_${randomBytes(6).toString('hex')}`;
-  await admin(`create database ${name}`);
-  const url = new URL(testDatabaseUrl());
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`drop database if exists ${name} with (force)`) };
-}
-
-/** A migrated throwaway database on the real Postgres. */
-export async function openPostgresTestDatabase(): Promise<TestDatabase> {
-  const created = await createPostgresDatabase();
-  const db = await openDatabase({ databaseUrl: created.url, dataDir: tmpdir(), log: silentLog });
-  await migrate(db);
-  return {
-    db,
-    url: created.url,
-    drop: async () => {
-      await db.destroy();
-      await created.drop();
-    },
-  };
-}
-
-/** A migrated PGlite database in a temporary directory. */
-export async function openPgliteTestDatabase(): Promise<TestDatabase> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'gh-identity-'));
-  const db = await openDatabase({ dataDir, log: silentLog });
-  await migrate(db);
-  return {
-    db,
-    drop: async () => {
-      await db.destroy();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-}
+/** A migrated identity database in PGlite, in a temporary directory. */
+export const openPgliteTestDatabase = (): Promise<TestDatabase> => openPglite(migrate);

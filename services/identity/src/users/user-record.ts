@@ -15,8 +15,7 @@ export function toUserRecord(row: UserRow): UserRecord {
     avatar_url: row.avatar_url,
     role: row.role,
     metadata: row.metadata,
-    // Second factors live in the mfa service, which does not report them yet.
-    mfa_enabled: false,
+    mfa_enabled: row.mfa_enabled,
     banned: row.banned,
     has_password: row.password_hash !== null,
     created_at: new Date(row.created_at).toISOString(),

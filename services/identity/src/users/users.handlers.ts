@@ -32,6 +32,12 @@ export function registerUserHandlers(bus: Bus, users: UsersService, emails: Acco
 
   bus.serve('identity.user.get', async (m) => ({ user: await users.get(m.project_id, m.user_id) }));
 
+  bus.serve('identity.user.find', async (m) => ({ user: await users.findByEmail(m.project_id, m.email) }));
+
+  bus.serve('identity.user.set_mfa', async (m) => ({
+    user: await users.setMfa(m.project_id, m.user_id, m.mfa_enabled),
+  }));
+
   bus.serve('identity.user.update', async (m) => ({
     user: await users.update({
       projectId: m.project_id,

@@ -156,6 +156,20 @@ export class UsersService {
     return toUserRecord(updated);
   }
 
+  /** The user with this email, or null (the gateway's passkey sign-in by email). */
+  async findByEmail(projectId: string, email: string): Promise<UserRecord | null> {
+    const user = await this.#deps.store.findByEmail(projectId, normalizeEmail(email));
+    return user ? toUserRecord(user) : null;
+  }
+
+  /** Records whether TOTP is on (the mfa service's call). Throws `not_found`. Publishes `events.user.updated`. */
+  async setMfa(projectId: string, userId: string, enabled: boolean): Promise<UserRecord> {
+    const row = await this.#deps.store.update(projectId, userId, { mfaEnabled: enabled });
+    if (!row) throw notFound();
+    await this.#deps.events.changed('events.user.updated', row);
+    return toUserRecord(row);
+  }
+
   /** A guest: role `guest`, no email, no password. Publishes `events.user.created`. */
   async createGuest(input: { projectId: string; name?: string }): Promise<UserRecord> {
     const row = await this.#deps.store.create({

@@ -27,6 +27,7 @@ export interface UserChanges {
   metadataPatch?: Metadata;
   emailVerified?: boolean;
   banned?: boolean;
+  mfaEnabled?: boolean;
 }
 
 /**
@@ -79,6 +80,7 @@ function toColumns(changes: UserChanges): UserRowUpdate {
   if (changes.avatarUrl !== undefined) set.avatar_url = changes.avatarUrl;
   if (changes.emailVerified !== undefined) set.email_verified = changes.emailVerified;
   if (changes.banned !== undefined) set.banned = changes.banned;
+  if (changes.mfaEnabled !== undefined) set.mfa_enabled = changes.mfaEnabled;
   return set;
 }
 

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { isAppError } from '@gatehouse/kit';
 import { sql } from 'kysely';
 import { openDatabase, pingDatabase } from './database.ts';
-import { silentLog, testDatabaseUrl } from './test-databases.ts';
+import { silentLog, testDatabaseUrl } from './testing.ts';
 
 /**
  * A TCP relay in front of the real Postgres that the test can unplug (as a

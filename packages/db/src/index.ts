@@ -1,0 +1,4 @@
+export { type OpenDatabaseOptions, openDatabase, pingDatabase } from './database.ts';
+export { isUnavailable, uniqueViolation, withDatabaseErrors } from './errors.ts';
+export { type RunMigrationsOptions, runMigrations } from './migrations.ts';
+export { createPool, POOL_LIMITS } from './pool.ts';
