@@ -21,6 +21,8 @@ export const ERROR_CODES = [
   'invalid_state',
   'invalid_redirect',
   'last_login_method',
+  'mfa_already_enabled',
+  'invalid_challenge',
   'rate_limited',
   'payload_too_large',
   'unsupported_media_type',

@@ -92,3 +92,59 @@ export const MagicLinkBody = Type.Object({ email: HttpEmail, redirect_to: Redire
 export const MagicLinkVerifyBody = Type.Object({ token: OneTimeTokenField, auth_mode: AuthMode });
 /** The answer to a request that may send an email: the same for every address. */
 export const Accepted = Type.Object({});
+
+/** A sign-in that needs a second factor: complete it with POST /auth/login/mfa. */
+export const MfaChallenge = Type.Object({
+  mfa_required: Type.Literal(true),
+  mfa_token: Type.String(),
+  methods: Type.Array(Type.String()),
+});
+/** What a first factor answers: tokens, or the challenge when the user has a second factor. */
+export const SignInResponse = Type.Union([TokenResponse, MfaChallenge]);
+
+const WebAuthnResponse = Type.Record(Type.String(), Type.Unknown(), {
+  description: 'a WebAuthn credential as JSON (what @simplewebauthn/browser returns)',
+});
+const MfaCode = Type.String({ minLength: 1, maxLength: 64 });
+export const LoginMfaBody = Type.Object({
+  mfa_token: Type.String({ minLength: 1, maxLength: 256 }),
+  code: Type.Optional(MfaCode),
+  recovery_code: Type.Optional(MfaCode),
+  webauthn: Type.Optional(WebAuthnResponse),
+  auth_mode: AuthMode,
+});
+export const MfaStatusResponse = Type.Object({
+  totp: Type.Boolean(),
+  passkeys: Type.Integer(),
+  recovery_codes_left: Type.Integer(),
+});
+export const TotpSetupResponse = Type.Object({ secret: Type.String(), otpauth_url: Type.String() });
+/** A TOTP code, or (disable and regenerate) a recovery code. */
+export const MfaCodeBody = Type.Object({ code: MfaCode });
+export const RecoveryCodesResponse = Type.Object({ recovery_codes: Type.Array(Type.String()) });
+export const PasskeyRegisterVerifyBody = Type.Object({
+  response: WebAuthnResponse,
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+});
+export const PasskeyCreated = Type.Object({ id: Uuid, name: Type.String(), created_at: Timestamp });
+export const PasskeyLoginOptionsBody = Type.Object({
+  email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
+  mfa_token: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+});
+export const PasskeyLoginVerifyBody = Type.Object({
+  challenge_id: Uuid,
+  response: WebAuthnResponse,
+  auth_mode: AuthMode,
+});
+export const PasskeysResponse = Type.Object({
+  passkeys: Type.Array(
+    Type.Object({
+      id: Uuid,
+      name: Type.String(),
+      created_at: Timestamp,
+      last_used_at: Type.Union([Timestamp, Type.Null()]),
+    }),
+  ),
+});
+/** WebAuthn options as JSON, passed to navigator.credentials.create/get (via @simplewebauthn/browser). */
+export const WebAuthnOptions = Type.Record(Type.String(), Type.Unknown());

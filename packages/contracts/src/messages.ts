@@ -9,6 +9,20 @@ const Empty = Type.Object({});
 const OneTimeToken = Type.String({ minLength: 1, maxLength: 256 });
 /** An absolute URL the gateway has already checked against REDIRECT_ALLOWLIST. */
 const RedirectTo = Type.Optional(Type.String({ maxLength: 2048 }));
+/** A user, named by project and id. */
+const UserRef = Type.Object({ project_id: Uuid, user_id: Uuid });
+/** A TOTP code (6 digits) or a recovery code, as typed: spaces and dashes are ignored. */
+const Code = Type.String({ minLength: 1, maxLength: 64 });
+const RecoveryCodes = Type.Object({ recovery_codes: Type.Array(Type.String(), { minItems: 10, maxItems: 10 }) });
+/** A WebAuthn JSON object (options, or a browser's credential response), checked by @simplewebauthn/server. */
+const WebAuthnJson = Type.Record(Type.String(), Type.Unknown());
+const Passkey = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  created_at: Type.String({ format: 'date-time' }),
+  last_used_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+
 /** Where a request came from, for notices ("your password was changed from ..."). */
 const Client = {
   ip: Type.Optional(Type.String({ maxLength: 64 })),
@@ -153,6 +167,116 @@ export const requestSchemas = {
   },
   [requests.sessionJwks]: { request: Empty, response: Type.Object({ keys: Type.Array(Jwk) }) },
   [requests.sessionHealth]: { request: Empty, response: Type.Object({ ok: Type.Boolean() }) },
+  [requests.identitySetMfa]: {
+    /** The mfa service records whether a user has TOTP on, so sign-ins know to challenge. */
+    request: Type.Object({ project_id: Uuid, user_id: Uuid, mfa_enabled: Type.Boolean() }),
+    response: Type.Object({ user: UserRecord }),
+  },
+  [requests.identityFindUser]: {
+    /** The user with this email, or null: for the gateway's passkey sign-in by email. */
+    request: Type.Object({ project_id: Uuid, email: Type.String({ maxLength: 254 }) }),
+    response: Type.Object({ user: Type.Union([UserRecord, Type.Null()]) }),
+  },
+  [requests.mfaStatus]: {
+    request: UserRef,
+    response: Type.Object({
+      totp: Type.Boolean(),
+      passkeys: Type.Integer({ minimum: 0 }),
+      recovery_codes_left: Type.Integer({ minimum: 0 }),
+    }),
+  },
+  [requests.mfaTotpSetup]: {
+    /** `account_name`: the label in the authenticator app (the email, or the name). `mfa_already_enabled` when on. */
+    request: Type.Composite([UserRef, Type.Object({ account_name: Type.String({ minLength: 1, maxLength: 254 }) })]),
+    response: Type.Object({ secret: Type.String(), otpauth_url: Type.String() }),
+  },
+  [requests.mfaTotpEnable]: {
+    /** `invalid_code` for a wrong code; `invalid_challenge` when setup was not called first. */
+    request: Type.Composite([UserRef, Type.Object({ code: Code })]),
+    response: RecoveryCodes,
+  },
+  [requests.mfaTotpDisable]: {
+    /** `code`: a current TOTP code or an unused recovery code. `invalid_code` otherwise. */
+    request: Type.Composite([UserRef, Type.Object({ code: Code })]),
+    response: Empty,
+  },
+  [requests.mfaRecoveryRegenerate]: {
+    request: Type.Composite([UserRef, Type.Object({ code: Code })]),
+    response: RecoveryCodes,
+  },
+  [requests.mfaChallengeCreate]: {
+    /** `amr`: the first factor's (`["pwd"]`, `["magic_link"]`, ...); the challenge adds the second. */
+    request: Type.Composite([UserRef, Type.Object({ amr: Amr })]),
+    response: Type.Object({
+      mfa_token: Type.String(),
+      methods: Type.Array(Type.String()),
+      expires_in: Type.Integer(),
+    }),
+  },
+  [requests.mfaChallengeVerify]: {
+    /**
+     * Exactly one of `code`, `recovery_code`, `webauthn` (an authentication
+     * response to options from `mfa.passkey.login_options` with this `mfa_token`).
+     * `invalid_token`: unknown, expired, used, or out of tries (5 wrong codes);
+     * `invalid_code`: a wrong code (counted). Single use on success.
+     */
+    request: Type.Object({
+      mfa_token: Type.String({ maxLength: 256 }),
+      code: Type.Optional(Code),
+      recovery_code: Type.Optional(Code),
+      webauthn: Type.Optional(WebAuthnJson),
+    }),
+    response: Type.Composite([UserRef, Type.Object({ amr: Amr })]),
+  },
+  [requests.mfaPasskeyRegisterOptions]: {
+    request: Type.Composite([
+      UserRef,
+      Type.Object({
+        user_name: Type.String({ minLength: 1, maxLength: 254 }),
+        user_display_name: Type.String({ maxLength: 254 }),
+      }),
+    ]),
+    /** PublicKeyCredentialCreationOptionsJSON. */
+    response: Type.Object({ options: WebAuthnJson }),
+  },
+  [requests.mfaPasskeyRegisterVerify]: {
+    /** `invalid_challenge` for an unknown, used or expired challenge; `validation_failed` for a bad response. */
+    request: Type.Composite([
+      UserRef,
+      Type.Object({ response: WebAuthnJson, name: Type.Optional(Type.String({ maxLength: 100 })) }),
+    ]),
+    response: Type.Object({ passkey: Passkey }),
+  },
+  [requests.mfaPasskeyLoginOptions]: {
+    /**
+     * No user: discoverable (usernameless) sign-in. `user_id`: that user's
+     * passkeys (the gateway found it by email). `mfa_token`: the challenge's
+     * user, for completing an MFA challenge. `email_hint`: an address with no
+     * user, answered with stand-in credentials so the answer reveals nothing.
+     */
+    request: Type.Object({
+      project_id: Uuid,
+      user_id: Type.Optional(Uuid),
+      mfa_token: Type.Optional(Type.String({ maxLength: 256 })),
+      email_hint: Type.Optional(Type.String({ maxLength: 254 })),
+    }),
+    /** PublicKeyCredentialRequestOptionsJSON and the id to send back with the response. */
+    response: Type.Object({ challenge_id: Uuid, options: WebAuthnJson }),
+  },
+  [requests.mfaPasskeyLoginVerify]: {
+    /** `invalid_challenge` (unknown, used, expired); `invalid_credentials` for any failed verification. */
+    request: Type.Object({ project_id: Uuid, challenge_id: Uuid, response: WebAuthnJson }),
+    response: Type.Composite([UserRef, Type.Object({ amr: Amr })]),
+  },
+  [requests.mfaPasskeyList]: {
+    request: UserRef,
+    response: Type.Object({ passkeys: Type.Array(Passkey) }),
+  },
+  [requests.mfaPasskeyDelete]: {
+    /** `not_found` (also another user's); `last_login_method` when it is the last passkey of a user without a password. */
+    request: Type.Composite([UserRef, Type.Object({ passkey_id: Uuid, has_password: Type.Boolean() })]),
+    response: Empty,
+  },
   [requests.mfaHealth]: { request: Empty, response: Type.Object({ ok: Type.Boolean() }) },
   [requests.mailerHealth]: { request: Empty, response: Type.Object({ ok: Type.Boolean() }) },
 } satisfies Record<(typeof requests)[keyof typeof requests], { request: TSchema; response: TSchema }>;
@@ -176,6 +300,13 @@ export const eventSchemas = {
     reason: Type.String(),
   }),
   [events.keysRotated]: Type.Object({ v: Type.Literal(1), kid: Type.String() }),
+  [events.mfaChanged]: Type.Composite([
+    UserEvent,
+    Type.Object({
+      factor: Type.Union([Type.Literal('totp'), Type.Literal('passkey'), Type.Literal('recovery_codes')]),
+      change: Type.Union([Type.Literal('enabled'), Type.Literal('disabled'), Type.Literal('regenerated')]),
+    }),
+  ]),
 } satisfies Record<(typeof events)[keyof typeof events], TSchema>;
 
 export type RequestSchemas = typeof requestSchemas;

@@ -19,6 +19,7 @@ import { accountRoutes } from './routes/account.routes.ts';
 import { confirmRoutes } from './routes/confirm.routes.ts';
 import { discoveryRoutes } from './routes/discovery.routes.ts';
 import { emailRoutes } from './routes/email.routes.ts';
+import { mfaRoutes } from './routes/mfa.routes.ts';
 import { sessionRoutes } from './routes/session.routes.ts';
 import { signInRoutes } from './routes/sign-in.routes.ts';
 
@@ -116,6 +117,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   await app.register(accountRoutes, { ctx });
   await app.register(emailRoutes, { ctx });
   await app.register(confirmRoutes);
+  await app.register(mfaRoutes, { ctx });
   await app.register(discoveryRoutes, { ctx, pingStore: () => deps.rateLimitStore.ping() });
 
   return { app, revocations, verifier };

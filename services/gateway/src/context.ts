@@ -1,7 +1,8 @@
 import type { TokenResponse, UserRecord } from '@gatehouse/contracts';
 import type { Bus, Config } from '@gatehouse/kit';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RequireAuth } from './auth/authenticate.ts';
+import { type AuthMode, inMode } from './auth/cookies.ts';
 import type { RevocationSet } from './auth/revocations.ts';
 import type { AllowedPrefix } from './http/redirects.ts';
 import type { SignInLimits } from './rate-limit/limits.ts';
@@ -38,6 +39,36 @@ export async function signIn(
     { requestId: request.id },
   );
   return tokenResponse(tokens, user);
+}
+
+/** The contract's MfaChallenge. */
+export interface MfaChallenge {
+  mfa_required: true;
+  mfa_token: string;
+  methods: string[];
+}
+
+/**
+ * A first factor succeeded (password, magic link): tokens, or, for a user with
+ * TOTP on, the MfaChallenge to complete with POST /auth/login/mfa.
+ */
+export async function completeFirstFactor(
+  ctx: GatewayContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  user: UserRecord,
+  amr: string[],
+  mode: AuthMode,
+): Promise<TokenResponse | MfaChallenge> {
+  if (user.mfa_enabled) {
+    const { mfa_token, methods } = await ctx.bus.request(
+      'mfa.challenge.create',
+      { project_id: user.project_id, user_id: user.id, amr },
+      { requestId: request.id },
+    );
+    return { mfa_required: true, mfa_token, methods };
+  }
+  return inMode(reply, ctx.config, await signIn(ctx, request, user, amr), mode);
 }
 
 export function tokenResponse(

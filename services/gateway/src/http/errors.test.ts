@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Bus, createLogger, InProcessTransport, loadConfig } from '@gatehouse/kit';
 import type { FastifyInstance } from 'fastify';
-import { buildGateway, MemoryRateLimitStore } from '../app.ts';
+import { bareGateway } from '../app.test-support.ts';
 
 // The gateway alone, with no service behind the bus: every error path of the edge.
 let app: FastifyInstance;
 before(async () => {
-  const log = createLogger({ service: 'test', level: 'silent' });
-  const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 200 });
-  ({ app } = await buildGateway({ bus, log, config: loadConfig({}), rateLimitStore: new MemoryRateLimitStore() }));
+  app = await bareGateway();
 });
 after(() => app.close());
 
@@ -77,14 +74,18 @@ test('the OpenAPI document lists the routes', async () => {
   assert.equal(doc.openapi, '3.1.0');
   for (const path of ['/auth/register', '/auth/login', '/auth/refresh', '/auth/session', '/auth/me'])
     assert.ok(doc.paths[path], path);
+  for (const path of [
+    '/auth/password/forgot',
+    '/auth/magic-link/verify',
+    '/auth/login/mfa',
+    '/auth/passkeys/login/verify',
+  ])
+    assert.ok(doc.paths[path], path);
   assert.equal((await app.inject({ method: 'GET', url: '/docs/' })).statusCode, 200);
 });
 
 test('CORS answers only the configured origins', async () => {
-  const log = createLogger({ service: 'test', level: 'silent' });
-  const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 200 });
-  const config = loadConfig({ CORS_ORIGINS: 'https://app.example' });
-  const { app: withCors } = await buildGateway({ bus, log, config, rateLimitStore: new MemoryRateLimitStore() });
+  const withCors = await bareGateway({ CORS_ORIGINS: 'https://app.example' });
   const preflight = (origin: string) =>
     withCors.inject({
       method: 'OPTIONS',

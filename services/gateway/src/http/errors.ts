@@ -24,6 +24,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_state: 400,
   invalid_redirect: 400,
   last_login_method: 409,
+  mfa_already_enabled: 409,
+  invalid_challenge: 400,
   rate_limited: 429,
   payload_too_large: 413,
   unsupported_media_type: 415,

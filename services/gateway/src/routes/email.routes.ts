@@ -9,13 +9,12 @@ import {
   MagicLinkVerifyBody,
   PasswordForgotBody,
   PasswordResetBody,
-  TokenResponse,
+  SignInResponse,
   User,
 } from '@gatehouse/contracts';
 import type { FastifyPluginAsync } from 'fastify';
 import { authOf } from '../auth/authenticate.ts';
-import { inMode } from '../auth/cookies.ts';
-import { clientOf, type GatewayContext, markRevoked, signIn } from '../context.ts';
+import { clientOf, completeFirstFactor, type GatewayContext, markRevoked } from '../context.ts';
 import { checkedRedirect } from '../http/redirects.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody };
@@ -148,7 +147,7 @@ export const emailRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (a
     '/auth/magic-link/verify',
     {
       config: oneTimeToken,
-      schema: { tags: ['email'], body: MagicLinkVerifyBody, response: { 200: TokenResponse, ...errors } },
+      schema: { tags: ['email'], body: MagicLinkVerifyBody, response: { 200: SignInResponse, ...errors } },
     },
     async (request, reply) => {
       await limits.hitIp(request.ip);
@@ -157,7 +156,7 @@ export const emailRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (a
         { project_id: projectId, token: request.body.token },
         { requestId: request.id },
       );
-      return inMode(reply, ctx.config, await signIn(ctx, request, user, ['magic_link']), request.body.auth_mode);
+      return completeFirstFactor(ctx, request, reply, user, ['magic_link'], request.body.auth_mode);
     },
   );
 };

@@ -6,13 +6,14 @@ import {
   LoginBody,
   RefreshBody,
   RegisterBody,
+  SignInResponse,
   TokenResponse,
 } from '@gatehouse/contracts';
 import { AppError, isAppError } from '@gatehouse/kit';
 import type { FastifyPluginAsync } from 'fastify';
 import { authOf } from '../auth/authenticate.ts';
 import { checkCsrf, cookieValue, inMode, REFRESH_COOKIE } from '../auth/cookies.ts';
-import { clientOf, type GatewayContext, markRevoked, signIn, tokenResponse } from '../context.ts';
+import { clientOf, completeFirstFactor, type GatewayContext, markRevoked, signIn, tokenResponse } from '../context.ts';
 import { checkedRedirect } from '../http/redirects.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
@@ -51,7 +52,7 @@ export const signInRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (
 
   app.post<{ Body: typeof LoginBody.static }>(
     '/auth/login',
-    { schema: { tags: ['sign-in'], body: LoginBody, response: { 200: TokenResponse, ...errors } } },
+    { schema: { tags: ['sign-in'], body: LoginBody, response: { 200: SignInResponse, ...errors } } },
     async (request, reply) => {
       const { email, password } = request.body;
       const failures = await limits.beginPasswordSignIn(request.ip, projectId, email);
@@ -62,7 +63,7 @@ export const signInRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (
           { requestId: request.id },
         );
         if (failures > 0) await limits.clearFailures(projectId, email);
-        return inMode(reply, ctx.config, await signIn(ctx, request, user, ['pwd']), request.body.auth_mode);
+        return await completeFirstFactor(ctx, request, reply, user, ['pwd'], request.body.auth_mode);
       } catch (err) {
         // Counted per email whether or not the account exists: the limit reveals nothing.
         if (isAppError(err, 'invalid_credentials')) await limits.recordFailure(projectId, email);
