@@ -10,7 +10,7 @@ import {
   type Logger,
 } from '@gatehouse/kit';
 import { startMailer } from '@gatehouse/mailer';
-import { startMfa } from '@gatehouse/mfa';
+import { migrate as migrateMfa, startMfa } from '@gatehouse/mfa';
 import { MemorySessionStore, startSession } from '@gatehouse/session';
 
 /** A running embedded Gatehouse: all five services in this process. */
@@ -30,6 +30,8 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
   const bus = new Bus(new InProcessTransport(), log, { timeoutMs: config.busTimeoutMs });
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
   await migrate(db);
+  // The mfa service keeps its own tables (and migration bookkeeping) in the same embedded database.
+  await migrateMfa(db);
 
   const closers: (() => Promise<unknown>)[] = [];
   const child = (name: string) => log.child({ service: name });
@@ -49,7 +51,7 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
     secretKey,
   });
   closers.push(() => session.close());
-  const mfa = await startMfa({ bus, log: child('mfa') });
+  const mfa = await startMfa({ bus, db, config, secretKey, log: child('mfa') });
   const mailer = await startMailer({
     bus,
     queue: mail,

@@ -1,12 +1,36 @@
-import { connectBus, createLogger, loadConfig, Shutdown } from '@gatehouse/kit';
-import { startMfa } from './app.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openDatabase } from '@gatehouse/db';
+import { connectBus, createLogger, isAppError, loadConfig, requireSecretKey, Shutdown } from '@gatehouse/kit';
+import { type MfaDatabase, migrate, startMfa } from './app.ts';
 
+// Stack mode: mfa on its own, against NATS and a real Postgres.
 const config = loadConfig(process.env);
 const log = createLogger({ service: 'mfa', level: config.logLevel });
+if (!config.databaseUrl) {
+  // The embedded PGlite belongs to the single-process mode; replicas need one shared database.
+  log.fatal('DATABASE_URL is required when mfa runs on its own');
+  process.exit(1);
+}
+const secretKey = requireSecretKey(config);
 const shutdown = new Shutdown(log);
 shutdown.listen();
 const bus = await connectBus(config, 'mfa', log);
+const db = await openDatabase<MfaDatabase>({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+// Closers run newest first: stop taking messages, then close the database.
+shutdown.add('database', () => db.destroy());
 shutdown.add('bus', () => bus.transport.close());
-const service = await startMfa({ bus, log });
+
+// Postgres may start after us (compose, a pod restart): wait for it, as connectBus waits for NATS.
+for (;;) {
+  try {
+    await migrate(db);
+    break;
+  } catch (err) {
+    if (!isAppError(err, 'service_unavailable')) throw err;
+    log.warn('waiting for Postgres');
+    await sleep(2_000);
+  }
+}
+const service = await startMfa({ bus, db, config, secretKey, log });
 shutdown.add('mfa', () => service.close());
 log.info('mfa ready');

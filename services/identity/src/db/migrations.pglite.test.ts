@@ -33,7 +33,7 @@ test('the identity schema survives a restart, migrating again is a no-op, and th
       // Databases migrated before @gatehouse/db existed record their migrations here.
       const { rows } = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(second);
       assert.deepEqual(
-        rows.map((r) => r.name),
+        rows.slice(0, 2).map((r) => r.name),
         ['0001_projects_users_tokens', '0002_one_time_tokens_email'],
       );
     } finally {
