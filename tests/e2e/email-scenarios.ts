@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { claimsOf, client, type Res, uniqueEmail } from './client.ts';
 import { linkIn, type Mailbox, withLink } from './mailbox.ts';
+import { userWithTotp } from './mfa-scenarios.ts';
+import { totp } from './totp.ts';
 
 /** What the servers under test must run with for these scenarios (on top of TEST_SERVER_ENV). */
 export const EMAIL_SERVER_ENV = {
@@ -155,6 +157,19 @@ export function emailScenarios(name: string, url: () => string, publicUrl: () =>
       assert.equal((res.body.user as { id: string }).id, (reg.body.user as { id: string }).id);
       assert.equal(res.body.access_token, undefined);
       assert.match(res.headers.get('set-cookie') ?? '', /HttpOnly/i);
+    });
+
+    test('a magic link of a user with TOTP answers the challenge, which the code completes', async () => {
+      const { c, email, secret } = await userWithTotp(url());
+      assert.equal((await c.post('/auth/magic-link', { email })).status, 202);
+      const { token } = tokenOf(await mailbox().waitFor(email, 1, withLink('magic_link')), 'magic_link');
+      const challenge = await c.post('/auth/magic-link/verify', { token });
+      assert.equal(challenge.status, 200);
+      assert.equal(challenge.body.mfa_required, true);
+      assert.equal(challenge.body.access_token, undefined);
+      const done = await c.post('/auth/login/mfa', { mfa_token: challenge.body.mfa_token, code: totp(secret, 1) });
+      assert.equal(done.status, 200, JSON.stringify(done.body));
+      assert.deepEqual(claimsOf(done.body.access_token as string).amr, ['magic_link', 'otp']);
     });
 
     test('redirect_to must match the allow-list, and then the link leads there', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
 import { type Mailbox, startMailbox } from './mailbox.ts';
+import { mfaScenarios } from './mfa-scenarios.ts';
 import { freePort, node, type Proc, waitForOk } from './processes.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
 
@@ -41,6 +42,11 @@ after(async () => {
 });
 
 authScenarios('embedded', () => base);
+mfaScenarios(
+  'embedded',
+  () => base,
+  () => `http://localhost:${port}`,
+);
 emailScenarios(
   'embedded',
   () => base,

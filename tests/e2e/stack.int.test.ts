@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { claimsOf, client, eventually, uniqueEmail } from './client.ts';
 import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
 import { type Mailbox, startMailbox, withLink } from './mailbox.ts';
+import { mfaScenarios } from './mfa-scenarios.ts';
 import { createDatabase, freePort, node, Proc, secretKey, waitForOk } from './processes.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
 
@@ -96,6 +97,11 @@ after(async () => {
 });
 
 authScenarios('stack', () => gatewayA);
+mfaScenarios(
+  'stack',
+  () => gatewayA,
+  () => gatewayA,
+);
 emailScenarios(
   'stack',
   () => gatewayA,
