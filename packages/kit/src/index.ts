@@ -27,3 +27,4 @@ export type { MailDelivery, MailQueue } from './mail-queue/queue.ts';
 export { seal, unseal } from './sealed.ts';
 export { Shutdown } from './shutdown.ts';
 export { validate } from './validation.ts';
+export { waitFor } from './wait.ts';

@@ -1,12 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   connectBus,
   createLogger,
-  isAppError,
   JetStreamMailQueue,
   loadConfig,
   type NatsTransport,
   Shutdown,
+  waitFor,
 } from '@gatehouse/kit';
 import { migrate, openDatabase, startIdentity } from './app.ts';
 
@@ -27,28 +26,10 @@ shutdown.add('database', () => db.destroy());
 shutdown.add('bus', () => bus.transport.close());
 
 // Postgres may start after us (compose, a pod restart): wait for it, as connectBus waits for NATS.
-for (;;) {
-  try {
-    await migrate(db);
-    break;
-  } catch (err) {
-    if (!isAppError(err, 'service_unavailable')) throw err;
-    log.warn('waiting for Postgres');
-    await sleep(2_000);
-  }
-}
+await waitFor('Postgres', () => migrate(db), log);
 // The mail queue (JetStream) shares the bus's connection; it waits for JetStream as for Postgres.
-let mail: JetStreamMailQueue;
-for (;;) {
-  try {
-    mail = await JetStreamMailQueue.open({ connection: (bus.transport as NatsTransport).connection, log });
-    break;
-  } catch (err) {
-    if (!isAppError(err, 'service_unavailable')) throw err;
-    log.warn('waiting for JetStream');
-    await sleep(2_000);
-  }
-}
+const connection = (bus.transport as NatsTransport).connection;
+const mail = await waitFor('JetStream', () => JetStreamMailQueue.open({ connection, log }), log);
 shutdown.add('mail queue', () => mail.close());
 const service = await startIdentity({ bus, db, config, mail, log });
 shutdown.add('identity', () => service.close());

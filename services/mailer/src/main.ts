@@ -1,5 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Bus, createLogger, isAppError, JetStreamMailQueue, loadConfig, NatsTransport, Shutdown } from '@gatehouse/kit';
+import { Bus, createLogger, JetStreamMailQueue, loadConfig, NatsTransport, Shutdown, waitFor } from '@gatehouse/kit';
 import { startMailer } from './app.ts';
 
 const config = loadConfig(process.env);
@@ -12,17 +11,7 @@ const transport = await NatsTransport.connect(config.natsUrl, 'mailer', log);
 shutdown.add('bus', () => transport.close());
 const bus = new Bus(transport, log, { timeoutMs: config.busTimeoutMs });
 // JetStream may answer a moment after NATS accepts connections: wait for it as for NATS.
-let queue: JetStreamMailQueue;
-for (;;) {
-  try {
-    queue = await JetStreamMailQueue.open({ connection: transport.connection, log });
-    break;
-  } catch (err) {
-    if (!isAppError(err, 'service_unavailable')) throw err;
-    log.warn('waiting for JetStream');
-    await sleep(2_000);
-  }
-}
+const queue = await waitFor('JetStream', () => JetStreamMailQueue.open({ connection: transport.connection, log }), log);
 shutdown.add('mail queue', () => queue.close());
 const mailer = await startMailer({ bus, queue, config, log });
 // Runs first on SIGTERM: stop taking jobs; the one in hand finishes, one fetched but not started goes back.

@@ -1,6 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { openDatabase } from '@gatehouse/db';
-import { connectBus, createLogger, isAppError, loadConfig, requireSecretKey, Shutdown } from '@gatehouse/kit';
+import { connectBus, createLogger, loadConfig, requireSecretKey, Shutdown, waitFor } from '@gatehouse/kit';
 import { type MfaDatabase, migrate, startMfa } from './app.ts';
 
 // Stack mode: mfa on its own, against NATS and a real Postgres.
@@ -21,16 +20,7 @@ shutdown.add('database', () => db.destroy());
 shutdown.add('bus', () => bus.transport.close());
 
 // Postgres may start after us (compose, a pod restart): wait for it, as connectBus waits for NATS.
-for (;;) {
-  try {
-    await migrate(db);
-    break;
-  } catch (err) {
-    if (!isAppError(err, 'service_unavailable')) throw err;
-    log.warn('waiting for Postgres');
-    await sleep(2_000);
-  }
-}
+await waitFor('Postgres', () => migrate(db), log);
 const service = await startMfa({ bus, db, config, secretKey, log });
 shutdown.add('mfa', () => service.close());
 log.info('mfa ready');

@@ -12,7 +12,7 @@ import {
   SignInResponse,
   User,
 } from '@gatehouse/contracts';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authOf } from '../auth/authenticate.ts';
 import { clientOf, completeFirstFactor, type GatewayContext, markRevoked } from '../context.ts';
 import { checkedRedirect } from '../http/redirects.ts';
@@ -81,23 +81,31 @@ export const emailRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (a
     },
   );
 
-  app.post<{ Body: typeof PasswordForgotBody.static }>(
-    '/auth/password/forgot',
-    { schema: { tags: ['email'], body: PasswordForgotBody, response: { 202: Accepted, ...errors } } },
-    async (request, reply) => {
+  /**
+   * `forgot` and `magic-link`: the same answer (202 {}) for every address, no
+   * sooner than the floor, after the per-IP and per-address limits.
+   */
+  const mailsALink =
+    (subject: 'identity.password.forgot' | 'identity.magic_link.send') =>
+    async (request: FastifyRequest<{ Body: typeof PasswordForgotBody.static }>, reply: FastifyReply) => {
       const startedAt = performance.now();
       const { email } = request.body;
       const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
       await limits.hitIp(request.ip);
       await limits.hitMail(projectId, email);
       await bus.request(
-        'identity.password.forgot',
+        subject,
         { project_id: projectId, email, ...(redirectTo ? { redirect_to: redirectTo } : {}) },
         { requestId: request.id },
       );
       await answerNoSoonerThan(startedAt);
       return reply.code(202).send({});
-    },
+    };
+
+  app.post<{ Body: typeof PasswordForgotBody.static }>(
+    '/auth/password/forgot',
+    { schema: { tags: ['email'], body: PasswordForgotBody, response: { 202: Accepted, ...errors } } },
+    mailsALink('identity.password.forgot'),
   );
 
   app.post<{ Body: typeof PasswordResetBody.static }>(
@@ -127,20 +135,7 @@ export const emailRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (a
   app.post<{ Body: typeof MagicLinkBody.static }>(
     '/auth/magic-link',
     { schema: { tags: ['email'], body: MagicLinkBody, response: { 202: Accepted, ...errors } } },
-    async (request, reply) => {
-      const startedAt = performance.now();
-      const { email } = request.body;
-      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
-      await limits.hitIp(request.ip);
-      await limits.hitMail(projectId, email);
-      await bus.request(
-        'identity.magic_link.send',
-        { project_id: projectId, email, ...(redirectTo ? { redirect_to: redirectTo } : {}) },
-        { requestId: request.id },
-      );
-      await answerNoSoonerThan(startedAt);
-      return reply.code(202).send({});
-    },
+    mailsALink('identity.magic_link.send'),
   );
 
   app.post<{ Body: typeof MagicLinkVerifyBody.static }>(
