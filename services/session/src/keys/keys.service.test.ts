@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { createLogger, unseal } from '@gatehouse/kit';
-import { decodeProtectedHeader } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import { MemorySessionStore } from '../sessions/sessions.store.memory.ts';
 import { KeyService, type KeyServiceDeps } from './keys.service.ts';
 import type { SigningKeyStore } from './keys.store.ts';
@@ -38,6 +38,21 @@ function setup(overrides: Partial<KeyServiceDeps> = {}) {
 }
 
 describe('signing keys', () => {
+  for (const alg of ['ES256', 'EdDSA'] as const) {
+    test(`an ${alg} token verifies against the JWKS with exactly the claims given`, async () => {
+      const { keys } = setup({ alg });
+      await keys.start();
+      const given = claims(Math.floor(Date.now() / 1000));
+      const token = await keys.sign(given);
+      const header = decodeProtectedHeader(token);
+      assert.equal(header.alg, alg);
+      assert.equal(header.typ, 'JWT');
+      const jwks = createLocalJWKSet({ keys: (await keys.jwks()) as JWK[] });
+      const { payload } = await jwtVerify(token, jwks, { algorithms: [alg] });
+      assert.deepEqual(payload, given);
+    });
+  }
+
   test('seals the private key at rest, bound to its kid', async () => {
     const { keys, store, deps } = setup();
     await keys.start();
