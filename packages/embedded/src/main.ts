@@ -1,8 +1,8 @@
-import { createLogger, loadConfig, Shutdown } from '@gatehouse/kit';
+import { createLogger, environment, loadConfig, Shutdown } from '@gatehouse/kit';
 import { startEmbedded } from './embedded.ts';
 
 // Embedded mode ignores REDIS_URL and NATS_URL: one process, in-memory bus and sessions.
-const config = loadConfig(process.env);
+const config = loadConfig(environment());
 const log = createLogger({ level: config.logLevel });
 const shutdown = new Shutdown(log);
 shutdown.listen();

@@ -93,6 +93,17 @@ function secretKey(raw: string | undefined): Buffer | undefined {
   return key.subarray(0, 32);
 }
 
+/**
+ * The process environment, with the variables of `./.env` (if there is one)
+ * added underneath: a variable set in the environment wins over the file, as
+ * with Node's --env-file. For development; production sets real variables.
+ */
+export function environment(file = '.env'): Record<string, string | undefined> {
+  // Node's loader never overwrites a variable that is already set.
+  if (existsSync(file)) process.loadEnvFile(file);
+  return process.env;
+}
+
 /** Reads the configuration; throws with a clear message on a bad value. */
 export function loadConfig(env: Env): Config {
   const port = int(env, 'PORT', 8080, 0);

@@ -5,6 +5,7 @@ export type { Headers, Transport } from './bus/transport.ts';
 export {
   type Config,
   embeddedSecretKey,
+  environment,
   loadConfig,
   type PasswordHashParams,
   parsePasswordHash,

@@ -1,8 +1,8 @@
-import { connectBus, createLogger, loadConfig, Shutdown } from '@gatehouse/kit';
+import { connectBus, createLogger, environment, loadConfig, Shutdown } from '@gatehouse/kit';
 import { Redis } from 'ioredis';
 import { RedisRateLimitStore, startGateway } from './app.ts';
 
-const config = loadConfig(process.env);
+const config = loadConfig(environment());
 const log = createLogger({ service: 'gateway', level: config.logLevel });
 if (!config.redisUrl) throw new Error('REDIS_URL is required when the gateway runs on its own');
 

@@ -1,6 +1,7 @@
 import {
   connectBus,
   createLogger,
+  environment,
   JetStreamMailQueue,
   loadConfig,
   type NatsTransport,
@@ -10,7 +11,7 @@ import {
 import { migrate, openDatabase, startIdentity } from './app.ts';
 
 // Stack mode: identity on its own, against NATS and a real Postgres.
-const config = loadConfig(process.env);
+const config = loadConfig(environment());
 const log = createLogger({ service: 'identity', level: config.logLevel });
 if (!config.databaseUrl) {
   // The embedded PGlite belongs to the single-process mode; replicas need one shared database.

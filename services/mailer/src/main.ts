@@ -1,7 +1,16 @@
-import { Bus, createLogger, JetStreamMailQueue, loadConfig, NatsTransport, Shutdown, waitFor } from '@gatehouse/kit';
+import {
+  Bus,
+  createLogger,
+  environment,
+  JetStreamMailQueue,
+  loadConfig,
+  NatsTransport,
+  Shutdown,
+  waitFor,
+} from '@gatehouse/kit';
 import { startMailer } from './app.ts';
 
-const config = loadConfig(process.env);
+const config = loadConfig(environment());
 const log = createLogger({ service: 'mailer', level: config.logLevel });
 const shutdown = new Shutdown(log);
 shutdown.listen();

@@ -1,9 +1,9 @@
 import { openDatabase } from '@gatehouse/db';
-import { connectBus, createLogger, loadConfig, requireSecretKey, Shutdown, waitFor } from '@gatehouse/kit';
+import { connectBus, createLogger, environment, loadConfig, requireSecretKey, Shutdown, waitFor } from '@gatehouse/kit';
 import { type MfaDatabase, migrate, startMfa } from './app.ts';
 
 // Stack mode: mfa on its own, against NATS and a real Postgres.
-const config = loadConfig(process.env);
+const config = loadConfig(environment());
 const log = createLogger({ service: 'mfa', level: config.logLevel });
 if (!config.databaseUrl) {
   // The embedded PGlite belongs to the single-process mode; replicas need one shared database.

@@ -1,8 +1,8 @@
-import { connectBus, createLogger, loadConfig, requireSecretKey, Shutdown } from '@gatehouse/kit';
+import { connectBus, createLogger, environment, loadConfig, requireSecretKey, Shutdown } from '@gatehouse/kit';
 import { Redis } from 'ioredis';
 import { RedisSessionStore, startSession } from './app.ts';
 
-const config = loadConfig(process.env);
+const config = loadConfig(environment());
 const log = createLogger({ service: 'session', level: config.logLevel });
 if (!config.redisUrl) throw new Error('REDIS_URL is required when the session service runs on its own');
 const secretKey = requireSecretKey(config);
