@@ -1,20 +1,15 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { AppError } from '../errors.ts';
+import { PrivateNats } from '../testing/private-nats.ts';
 import { JetStreamMailQueue, type JetStreamMailQueueOptions, type MailQueueNames } from './jetstream.ts';
 import { mailJob, mailQueueContract, sleep, waitFor } from './mail-queue.contract.ts';
 
 const URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
-const NATS_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 const quiet = pino({ level: 'silent' });
 
 /** Names no running stack uses, so the tests never touch a real `MAIL` stream. */
@@ -51,64 +46,6 @@ before(async () => {
 after(async () => {
   await admin.drain();
 });
-
-/** A private nats-server with JetStream, on its own port and store, that a test may stop and restart. */
-class PrivateNats {
-  readonly dir = mkdtempSync(join(tmpdir(), 'gatehouse-mailq-'));
-  port = 0;
-  #child: ChildProcess | undefined;
-
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    if (!this.port) this.port = await freePort();
-    this.#child = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir], {
-      stdio: 'ignore',
-    });
-    await waitFor('nats-server to listen', () => tcpUp(this.port), 10_000);
-  }
-
-  async stop(): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
-
-  /** Loses the store, as a server restarted on an empty volume does. */
-  wipe(): void {
-    rmSync(join(this.dir, 'jetstream'), { recursive: true, force: true });
-  }
-
-  async destroy(): Promise<void> {
-    await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-function tcpUp(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tcpConnect(port, '127.0.0.1', () => {
-      socket.destroy();
-      resolve(true);
-    }).on('error', () => resolve(false));
-  });
-}
 
 mailQueueContract('jetstream', {
   open: (options) => openQueue(options),
