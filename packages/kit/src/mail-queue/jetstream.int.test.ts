@@ -47,6 +47,19 @@ after(async () => {
   await admin.drain();
 });
 
+/** Retries `enqueue` until the server is back and takes the job (at most 15 s). */
+function enqueueOnceBack(queue: JetStreamMailQueue, job: ReturnType<typeof mailJob>, what: string): Promise<void> {
+  return waitFor(
+    what,
+    () =>
+      queue.enqueue(job).then(
+        () => true,
+        () => false,
+      ),
+    15_000,
+  );
+}
+
 mailQueueContract('jetstream', {
   open: (options) => openQueue(options),
   destroy: async (queue) => {
@@ -222,15 +235,7 @@ describe('jetstream mail queue', () => {
       await nats.stop();
       await nats.start();
       const after = mailJob();
-      await waitFor(
-        'an enqueue after the second restart',
-        () =>
-          queue.enqueue(after).then(
-            () => true,
-            () => false,
-          ),
-        15_000,
-      );
+      await enqueueOnceBack(queue, after, 'an enqueue after the second restart');
       await waitFor('the running consumer to deliver after the restart', () => delivered.includes(after.id), 20_000);
       await again.stop();
       assert.equal(new Set(delivered).size, delivered.length, 'none twice');
@@ -256,15 +261,7 @@ describe('jetstream mail queue', () => {
       nats.wipe();
       await nats.start();
       const second = mailJob();
-      await waitFor(
-        'an enqueue into the recreated stream',
-        () =>
-          queue.enqueue(second).then(
-            () => true,
-            () => false,
-          ),
-        15_000,
-      );
+      await enqueueOnceBack(queue, second, 'an enqueue into the recreated stream');
       await waitFor('the delivery from the recreated consumer', () => delivered.includes(second.id), 15_000);
       await consumer.stop();
     } finally {
