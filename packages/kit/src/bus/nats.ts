@@ -61,6 +61,9 @@ export class NatsTransport implements Transport {
       reconnectTimeWait: 500,
       waitOnFirstConnect: true,
       pingInterval: 10_000,
+      // nats.js otherwise builds an Error (a stack trace) for every request in case
+      // it fails; a failed request becomes a service_unavailable AppError here anyway.
+      noAsyncTraces: true,
     });
     return new NatsTransport(nc, log);
   }
