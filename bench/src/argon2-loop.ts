@@ -5,7 +5,7 @@ export async function argon2Rate(
   params: { memoryCost: number; timeCost: number; parallelism: number },
   seconds: number,
   concurrency: number,
-): Promise<{ rps: number; p50: number; p99: number }> {
+): Promise<{ rps: number; p50: number; p99: number; count: number }> {
   const end = Date.now() + seconds * 1000;
   const latencies: number[] = [];
   const worker = async () => {
@@ -21,5 +21,5 @@ export async function argon2Rate(
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) };
+  return { rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), count: latencies.length };
 }

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { argon2Rate } from './argon2-loop.ts';
+import { type CpuSnapshot, perRequest, snapshot } from './cpu.ts';
 import { refreshChains } from './refresh-chain.ts';
 import { freePort, ROOT, spawnTs, startGatehouse, waitForOk } from './stack.ts';
 
@@ -28,12 +29,21 @@ interface Row {
   p50: number;
   p99: number;
   errors: number;
+  /** Requests (or hashes) completed. */
+  count: number;
 }
 
 async function load(name: string, opts: autocannon.Options): Promise<Row> {
   const result = await autocannon({ duration: seconds, connections: 50, ...opts });
   const bad = result.non2xx + result.errors + result.timeouts;
-  return { name, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: bad };
+  return {
+    name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: bad,
+    count: result.requests.total,
+  };
 }
 
 /** The run with the median rate of `runs` (its latencies with it); errors summed over all. */
@@ -41,6 +51,16 @@ function median(runs: Row[]): Row {
   const sorted = [...runs].sort((a, b) => a.rps - b.rps);
   const mid = sorted[Math.floor(sorted.length / 2)] as Row;
   return { ...mid, errors: runs.reduce((n, r) => n + r.errors, 0) };
+}
+
+/** CPU ms per request by process over several runs: the sum of their CPU over the sum of their requests. */
+function sumPerRequest(spans: [CpuSnapshot, CpuSnapshot][], runs: Row[]): [string, number][] {
+  const total = runs.reduce((n, r) => n + r.count, 0);
+  const byWho = new Map<string, number>();
+  for (const [before, after] of spans) {
+    for (const [who, ms] of perRequest(before, after, total)) byWho.set(who, (byWho.get(who) ?? 0) + ms);
+  }
+  return [...byWho].sort((a, b) => b[1] - a[1]);
 }
 
 async function json(url: string, body: unknown): Promise<Record<string, unknown>> {
@@ -58,6 +78,8 @@ const bare = spawnTs('bench/src/bare-server.ts', { PORT: String(barePort) });
 await waitForOk(`http://127.0.0.1:${barePort}/bare`);
 const gh = await startGatehouse(mode);
 const rows: Row[] = [];
+/** CPU ms per login and per raw hash, by process, over all rounds. */
+let cpu: { login: [string, number][]; argon2: [string, number][] } | undefined;
 try {
   const email = `bench-${Date.now()}@example.com`;
   const reg = await json(`${gh.url}/auth/register`, { email, password: PASSWORD });
@@ -89,21 +111,36 @@ try {
   for (let i = 0; i < 20; i++) {
     pool.push((await json(`${gh.url}/auth/login`, { email, password: PASSWORD })).refresh_token as string);
   }
-  rows.push({ name: 'POST /auth/refresh', ...(await refreshChains(`${gh.url}/auth/refresh`, pool, seconds)) });
+  const refresh = await refreshChains(`${gh.url}/auth/refresh`, pool, seconds);
+  rows.push({ name: 'POST /auth/refresh', ...refresh, count: Math.round(refresh.rps * seconds) });
 
   // The raw hash loop runs in this process while the stack sits idle: as many
   // hashes in parallel as the libuv threadpool runs, the same parameters as the service.
+  // The CPU time of every process (Gatehouse's, the shared servers', this one's
+  // as the load generator or the hasher) is added up over the rounds.
+  const named = { ...gh.pids, 'load generator': process.pid };
   const loginRuns: Row[] = [];
   const argonRuns: Row[] = [];
+  const spent = { login: [] as [CpuSnapshot, CpuSnapshot][], argon2: [] as [CpuSnapshot, CpuSnapshot][] };
   for (let i = 0; i < ROUNDS; i++) {
+    let before = snapshot(named);
     loginRuns.push(await load('POST /auth/login', loginOpts));
+    spent.login.push([before, snapshot(named)]);
+    // Let the requests autocannon left in flight finish before the hash loop starts.
+    await new Promise((r) => setTimeout(r, 500));
+    before = snapshot({ 'raw argon2id loop': process.pid });
     argonRuns.push({
       name: 'raw argon2id hash (m=19456,t=2,p=1)',
       ...(await argon2Rate(ARGON2, seconds, 4)),
       errors: 0,
     });
+    spent.argon2.push([before, snapshot({ 'raw argon2id loop': process.pid })]);
   }
   rows.push(median(loginRuns), median(argonRuns));
+  cpu = {
+    login: sumPerRequest(spent.login, loginRuns),
+    argon2: sumPerRequest(spent.argon2, argonRuns),
+  };
 } finally {
   await gh.stop();
   bare.kill('SIGTERM');
@@ -126,6 +163,17 @@ for (const r of rows) {
     `${r.name.padEnd(40)} ${r.rps.toFixed(0).padStart(9)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${String(r.errors).padStart(8)}`,
   );
 }
+if (cpu && cpu.login.length > 0) {
+  const line = (parts: [string, number][]) => {
+    const total = parts.reduce((n, [, ms]) => n + ms, 0);
+    return `${total.toFixed(1)} ms (${parts
+      .filter(([, ms]) => ms >= 0.05)
+      .map(([who, ms]) => `${who} ${ms.toFixed(1)}`)
+      .join(', ')})`;
+  };
+  console.log(`\nCPU per login:    ${line(cpu.login)}`);
+  console.log(`CPU per raw hash: ${line(cpu.argon2)}`);
+}
 console.log(`\nsession / bare fastify: ${ratios.session_vs_bare.toFixed(2)} (target >= 0.60)`);
 console.log(`login / raw argon2id:   ${ratios.login_vs_argon2.toFixed(2)} (target >= 0.80)`);
 
@@ -134,6 +182,18 @@ mkdirSync(out, { recursive: true });
 const file = join(out, 'latest.json');
 writeFileSync(
   file,
-  JSON.stringify({ at: new Date().toISOString(), mode, seconds, rounds: ROUNDS, rows, ratios }, null, 2),
+  JSON.stringify(
+    {
+      at: new Date().toISOString(),
+      mode,
+      seconds,
+      rounds: ROUNDS,
+      rows,
+      ratios,
+      cpu_ms_per_request: cpu && { login: Object.fromEntries(cpu.login), argon2: Object.fromEntries(cpu.argon2) },
+    },
+    null,
+    2,
+  ),
 );
 console.log(`\nwritten to ${file}`);

@@ -49,24 +49,27 @@ const BENCH_ENV = {
  * processes on the machine's NATS, Redis and a fresh Postgres database) or the
  * embedded mode (one process).
  */
-export async function startGatehouse(mode: 'stack' | 'embedded'): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startGatehouse(
+  mode: 'stack' | 'embedded',
+): Promise<{ url: string; pids: Record<string, number | undefined>; stop(): Promise<void> }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const children: ChildProcess[] = [];
+  const pids: Record<string, number | undefined> = {};
   let cleanup = () => {};
   if (mode === 'embedded') {
     const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-    children.push(
-      spawnTs('packages/embedded/src/main.ts', {
-        ...BENCH_ENV,
-        PORT: String(port),
-        DATA_DIR: dataDir,
-        DATABASE_URL: '',
-        REDIS_URL: '',
-        NATS_URL: '',
-        SECRET_KEY: '',
-      }),
-    );
+    const child = spawnTs('packages/embedded/src/main.ts', {
+      ...BENCH_ENV,
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      NATS_URL: '',
+      SECRET_KEY: '',
+    });
+    children.push(child);
+    pids.gatehouse = child.pid;
   } else {
     const pg = new URL(process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
     const name = `gh_bench_${randomBytes(4).toString('hex')}`;
@@ -96,8 +99,11 @@ export async function startGatehouse(mode: 'stack' | 'embedded'): Promise<{ url:
       PUBLIC_URL: url,
     };
     execFileSync('redis-cli', ['-u', env.REDIS_URL, 'FLUSHDB']);
-    for (const svc of ['identity', 'session', 'mfa', 'mailer', 'gateway'])
-      children.push(spawnTs(`services/${svc}/src/main.ts`, env));
+    for (const svc of ['identity', 'session', 'mfa', 'mailer', 'gateway']) {
+      const child = spawnTs(`services/${svc}/src/main.ts`, env);
+      children.push(child);
+      pids[svc] = child.pid;
+    }
     cleanup = () => {
       try {
         psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
@@ -107,6 +113,7 @@ export async function startGatehouse(mode: 'stack' | 'embedded'): Promise<{ url:
   await waitForOk(`${url}/readyz`);
   return {
     url,
+    pids,
     stop: async () => {
       await Promise.all(
         children.map((c) => {

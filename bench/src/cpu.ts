@@ -1,0 +1,72 @@
+import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * CPU time by process, read from /proc (Linux): which part of the machine a
+ * request costs. On two shared cores a rate ratio drifts with the machine's
+ * speed; CPU milliseconds per request, split by process, say where the time goes.
+ */
+export type CpuSnapshot = Map<string, { who: string; seconds: number }>;
+
+const TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux of the last decades
+
+/** A process's user + system CPU seconds, or undefined when it has gone. */
+function cpuSeconds(pid: number | string): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The machine's shared servers, by their executable's name. */
+function serverName(pid: string): string | undefined {
+  try {
+    const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    if (comm === 'nats-server' || comm === 'redis-server') return comm;
+    if (comm === 'postgres' || comm.startsWith('postgres:')) return 'postgres';
+  } catch {}
+  return undefined;
+}
+
+/**
+ * CPU seconds so far of `named` processes (Gatehouse's own, this process as
+ * the load generator) and of every nats-server, redis-server and postgres
+ * process on the machine. Empty where there is no /proc.
+ */
+export function snapshot(named: Record<string, number | undefined>): CpuSnapshot {
+  const out: CpuSnapshot = new Map();
+  for (const [who, pid] of Object.entries(named)) {
+    const seconds = pid === undefined ? undefined : cpuSeconds(pid);
+    if (seconds !== undefined) out.set(String(pid), { who, seconds });
+  }
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    if (out.has(pid)) continue;
+    const who = serverName(pid);
+    if (!who) continue;
+    const seconds = cpuSeconds(pid);
+    if (seconds !== undefined) out.set(pid, { who, seconds });
+  }
+  return out;
+}
+
+/** CPU milliseconds per request of each process between two snapshots, largest first. */
+export function perRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number): [string, number][] {
+  const byWho = new Map<string, number>();
+  for (const [pid, { who, seconds }] of after) {
+    const spent = seconds - (before.get(pid)?.seconds ?? 0);
+    byWho.set(who, (byWho.get(who) ?? 0) + spent);
+  }
+  return [...byWho]
+    .map(([who, seconds]): [string, number] => [who, requests > 0 ? (seconds * 1000) / requests : 0])
+    .filter(([, ms]) => ms >= 0.005)
+    .sort((a, b) => b[1] - a[1]);
+}
