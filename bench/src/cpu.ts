@@ -58,15 +58,11 @@ export function snapshot(named: Record<string, number | undefined>): CpuSnapshot
   return out;
 }
 
-/** CPU milliseconds per request of each process between two snapshots, largest first. */
-export function perRequest(before: CpuSnapshot, after: CpuSnapshot, requests: number): [string, number][] {
+/** CPU seconds each process (by name) spent between two snapshots. */
+export function spent(before: CpuSnapshot, after: CpuSnapshot): Map<string, number> {
   const byWho = new Map<string, number>();
   for (const [pid, { who, seconds }] of after) {
-    const spent = seconds - (before.get(pid)?.seconds ?? 0);
-    byWho.set(who, (byWho.get(who) ?? 0) + spent);
+    byWho.set(who, (byWho.get(who) ?? 0) + seconds - (before.get(pid)?.seconds ?? 0));
   }
-  return [...byWho]
-    .map(([who, seconds]): [string, number] => [who, requests > 0 ? (seconds * 1000) / requests : 0])
-    .filter(([, ms]) => ms >= 0.005)
-    .sort((a, b) => b[1] - a[1]);
+  return byWho;
 }

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { argon2Rate } from './argon2-loop.ts';
-import { type CpuSnapshot, perRequest, snapshot } from './cpu.ts';
+import { type CpuSnapshot, spent as cpuSpent, snapshot } from './cpu.ts';
 import { refreshChains } from './refresh-chain.ts';
 import { freePort, ROOT, spawnTs, startGatehouse, waitForOk } from './stack.ts';
 
@@ -58,9 +58,11 @@ function sumPerRequest(spans: [CpuSnapshot, CpuSnapshot][], runs: Row[]): [strin
   const total = runs.reduce((n, r) => n + r.count, 0);
   const byWho = new Map<string, number>();
   for (const [before, after] of spans) {
-    for (const [who, ms] of perRequest(before, after, total)) byWho.set(who, (byWho.get(who) ?? 0) + ms);
+    for (const [who, seconds] of cpuSpent(before, after)) byWho.set(who, (byWho.get(who) ?? 0) + seconds);
   }
-  return [...byWho].sort((a, b) => b[1] - a[1]);
+  return [...byWho]
+    .map(([who, seconds]): [string, number] => [who, total > 0 ? (seconds * 1000) / total : 0])
+    .sort((a, b) => b[1] - a[1]);
 }
 
 async function json(url: string, body: unknown): Promise<Record<string, unknown>> {
