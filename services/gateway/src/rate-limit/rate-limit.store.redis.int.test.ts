@@ -1,5 +1,6 @@
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after } from 'node:test';
+import { after, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { rateLimitStoreContract } from './rate-limit.store.contract.ts';
 import { RedisRateLimitStore } from './rate-limit.store.ts';
@@ -12,3 +13,14 @@ after(async () => {
   await redis.quit();
 });
 rateLimitStoreContract('redis', () => new RedisRateLimitStore(redis, prefix), randomUUID);
+
+test('counts on after Redis forgets its scripts (a restart, SCRIPT FLUSH)', async () => {
+  const store = new RedisRateLimitStore(redis, prefix);
+  const key = randomUUID();
+  assert.equal((await store.hit(key, 60_000)).count, 1);
+  await redis.script('FLUSH');
+  assert.equal((await store.hit(key, 60_000)).count, 2);
+  const [perIp, failures] = await store.hitAndPeek(key, 60_000, randomUUID());
+  assert.equal(perIp.count, 3);
+  assert.equal(failures.count, 0);
+});

@@ -1,5 +1,5 @@
 import { unavailable } from '@gatehouse/kit';
-import type { Redis } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 
 /** A counter in a fixed window: how many hits so far, and when the window ends. */
 export interface WindowCount {
@@ -81,6 +81,15 @@ if KEYS[2] then
 end
 return {n, ttl}`;
 
+// Registered with defineCommand, so that ioredis sends EVALSHA (the script's
+// digest, not its text, on every sign-in) and falls back to EVAL once when the
+// server does not know the script yet. Called as (numberOfKeys, ...keys, windowMs).
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    ghRateHit(...args: (string | number)[]): Result<number[], Context>;
+  }
+}
+
 /** Counters in Redis, shared by every gateway replica. Redis errors become `service_unavailable`. */
 export class RedisRateLimitStore implements RateLimitStore {
   readonly #redis: Redis;
@@ -89,11 +98,12 @@ export class RedisRateLimitStore implements RateLimitStore {
   constructor(redis: Redis, prefix = 'gh:rl:') {
     this.#redis = redis;
     this.#prefix = prefix;
+    redis.defineCommand('ghRateHit', { lua: HIT });
   }
 
   async hit(key: string, windowMs: number): Promise<WindowCount> {
     try {
-      const [count, ttl] = (await this.#redis.eval(HIT, 1, this.#prefix + key, String(windowMs))) as [number, number];
+      const [count, ttl] = (await this.#redis.ghRateHit(1, this.#prefix + key, windowMs)) as [number, number];
       return { count, resetInMs: ttl };
     } catch (err) {
       throw unavailable('the rate limiter', err);
@@ -102,12 +112,11 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   async hitAndPeek(hitKey: string, windowMs: number, peekKey: string): Promise<[WindowCount, WindowCount]> {
     try {
-      const [count, ttl, other, otherTtl] = (await this.#redis.eval(
-        HIT,
+      const [count, ttl, other, otherTtl] = (await this.#redis.ghRateHit(
         2,
         this.#prefix + hitKey,
         this.#prefix + peekKey,
-        String(windowMs),
+        windowMs,
       )) as [number, number, number, number];
       return [
         { count, resetInMs: ttl },
