@@ -46,4 +46,8 @@ test('needs a rehash when any parameter differs from the configuration, or the h
     assert.equal(current.needsRehash(await older.hash('pw')), true, JSON.stringify(other));
   }
   assert.equal(current.needsRehash('garbage'), true);
+  // The same parameters in another spelling than the library's own still count as current.
+  const [, , , params, salt, digest] = (await current.hash('pw')).split('$');
+  const reordered = params!.split(',').reverse().join(',');
+  assert.equal(current.needsRehash(`$argon2id$v=19$${reordered}$${salt}$${digest}`), false);
 });

@@ -43,6 +43,11 @@ export async function createPasswords(params: PasswordHashParams): Promise<Passw
     }
   };
 
+  // "$argon2id$v=19$m=19456,t=2,p=1$": what every hash made with the current
+  // parameters starts with, before its salt. Checked on every sign-in, so a
+  // prefix comparison first, and parsing (a native call) only for the others.
+  const currentPrefix = dummyHash.slice(0, dummyHash.lastIndexOf('$', dummyHash.lastIndexOf('$') - 1) + 1);
+
   return {
     hash: (password) => hash(password, options),
     verify: check,
@@ -51,6 +56,7 @@ export async function createPasswords(params: PasswordHashParams): Promise<Passw
       return false;
     },
     needsRehash(stored) {
+      if (stored.startsWith(currentPrefix)) return false;
       try {
         const current = parseOptions(stored);
         return (
