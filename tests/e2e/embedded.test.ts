@@ -7,6 +7,7 @@ import { type Mailbox, startMailbox } from './mailbox.ts';
 import { mfaScenarios } from './mfa-scenarios.ts';
 import { freePort, node, type Proc, waitForOk } from './processes.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
+import { trustScenarios } from './trust-scenarios.ts';
 
 // The embedded mode as a newcomer runs it: one process, embedded Postgres in DATA_DIR,
 // no NATS, Redis or Postgres server involved.
@@ -42,6 +43,11 @@ after(async () => {
 });
 
 authScenarios('embedded', () => base);
+trustScenarios(
+  'embedded',
+  () => base,
+  () => mailbox,
+);
 mfaScenarios(
   'embedded',
   () => base,

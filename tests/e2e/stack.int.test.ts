@@ -9,6 +9,7 @@ import { type Mailbox, startMailbox, withLink } from './mailbox.ts';
 import { mfaScenarios } from './mfa-scenarios.ts';
 import { createDatabase, freePort, node, Proc, secretKey, waitForOk } from './processes.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
+import { trustScenarios } from './trust-scenarios.ts';
 
 // The stack: every service its own process, over a real NATS, Redis and Postgres.
 // NATS and Redis are private instances on their own ports, so the test can stop
@@ -97,6 +98,11 @@ after(async () => {
 });
 
 authScenarios('stack', () => gatewayA);
+trustScenarios(
+  'stack',
+  () => gatewayA,
+  () => mailbox,
+);
 mfaScenarios(
   'stack',
   () => gatewayA,

@@ -1,4 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox';
+import { type Static, type TProperties, Type } from '@sinclair/typebox';
 import { Amr, Metadata, Role, SessionInfo, Timestamp, User, Uuid } from './objects.ts';
 
 /** Passwords: 8 to 128 characters (the contract's rule). */
@@ -6,6 +6,16 @@ export const HttpPassword = Type.String({ minLength: 8, maxLength: 128 });
 /** Checked for shape here; trimmed and lower-cased by identity. */
 export const HttpEmail = Type.String({ minLength: 3, maxLength: 254, pattern: '^\\s*[^\\s@]+@[^\\s@]+\\s*$' });
 export const AuthMode = Type.Optional(Type.Union([Type.Literal('token'), Type.Literal('cookie')]));
+
+/**
+ * Every request body refuses fields it does not name (400 validation_failed):
+ * what a caller sends is never forwarded beyond what the route reads.
+ */
+const strict = { additionalProperties: false } as const;
+const Body = <T extends TProperties>(properties: T) => Type.Object(properties, strict);
+
+/** The body of a route that reads none: nothing, or `{}`. */
+export const EmptyBody = Body({});
 
 export const ErrorBody = Type.Object(
   {
@@ -32,7 +42,7 @@ export const RedirectTo = Type.Optional(Type.String({ minLength: 1, maxLength: 2
 /** A one-time token from an email link. */
 export const OneTimeTokenField = Type.String({ minLength: 1, maxLength: 256 });
 
-export const RegisterBody = Type.Object({
+export const RegisterBody = Body({
   email: HttpEmail,
   password: HttpPassword,
   name: Type.Optional(Type.String({ maxLength: 200 })),
@@ -41,30 +51,30 @@ export const RegisterBody = Type.Object({
   /** Where the verification email's link leads (an extension of the contract). */
   redirect_to: RedirectTo,
 });
-export const LoginBody = Type.Object({
+export const LoginBody = Body({
   email: Type.String({ minLength: 1, maxLength: 254 }),
   password: Type.String({ minLength: 1, maxLength: 1024 }),
   auth_mode: AuthMode,
 });
 /** The refresh token comes in the body, or (cookie mode) in the refresh cookie. */
-export const RefreshBody = Type.Object({
+export const RefreshBody = Body({
   refresh_token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
   auth_mode: AuthMode,
 });
-export const GuestBody = Type.Object({ name: Type.Optional(Type.String({ maxLength: 200 })), auth_mode: AuthMode });
-export const GuestConvertBody = Type.Object({
+export const GuestBody = Body({ name: Type.Optional(Type.String({ maxLength: 200 })), auth_mode: AuthMode });
+export const GuestConvertBody = Body({
   email: HttpEmail,
   password: HttpPassword,
   name: Type.Optional(Type.String({ maxLength: 200 })),
   auth_mode: AuthMode,
 });
-export const PatchMeBody = Type.Object({
+export const PatchMeBody = Body({
   name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
   avatar_url: Type.Optional(Type.Union([Type.String({ maxLength: 2048, format: 'uri' }), Type.Null()])),
   metadata: Type.Optional(Metadata),
 });
-export const DeleteMeBody = Type.Object({ password: Type.Optional(Type.String({ maxLength: 1024 })) });
-export const PasswordChangeBody = Type.Object({
+export const DeleteMeBody = Body({ password: Type.Optional(Type.String({ maxLength: 1024 })) });
+export const PasswordChangeBody = Body({
   current_password: Type.String({ minLength: 1, maxLength: 1024 }),
   new_password: HttpPassword,
 });
@@ -84,12 +94,12 @@ export const SessionsResponse = Type.Object({
 export const SessionsRevoked = Type.Object({ sessions_revoked: Type.Integer() });
 export const IdParams = Type.Object({ id: Uuid });
 
-export const EmailVerifyBody = Type.Object({ token: OneTimeTokenField });
-export const EmailResendBody = Type.Object({ redirect_to: RedirectTo });
-export const PasswordForgotBody = Type.Object({ email: HttpEmail, redirect_to: RedirectTo });
-export const PasswordResetBody = Type.Object({ token: OneTimeTokenField, password: HttpPassword });
-export const MagicLinkBody = Type.Object({ email: HttpEmail, redirect_to: RedirectTo });
-export const MagicLinkVerifyBody = Type.Object({ token: OneTimeTokenField, auth_mode: AuthMode });
+export const EmailVerifyBody = Body({ token: OneTimeTokenField });
+export const EmailResendBody = Body({ redirect_to: RedirectTo });
+export const PasswordForgotBody = Body({ email: HttpEmail, redirect_to: RedirectTo });
+export const PasswordResetBody = Body({ token: OneTimeTokenField, password: HttpPassword });
+export const MagicLinkBody = Body({ email: HttpEmail, redirect_to: RedirectTo });
+export const MagicLinkVerifyBody = Body({ token: OneTimeTokenField, auth_mode: AuthMode });
 /** The answer to a request that may send an email: the same for every address. */
 export const Accepted = Type.Object({});
 
@@ -106,7 +116,7 @@ const WebAuthnResponse = Type.Record(Type.String(), Type.Unknown(), {
   description: 'a WebAuthn credential as JSON (what @simplewebauthn/browser returns)',
 });
 const MfaCode = Type.String({ minLength: 1, maxLength: 64 });
-export const LoginMfaBody = Type.Object({
+export const LoginMfaBody = Body({
   mfa_token: Type.String({ minLength: 1, maxLength: 256 }),
   code: Type.Optional(MfaCode),
   recovery_code: Type.Optional(MfaCode),
@@ -120,18 +130,18 @@ export const MfaStatusResponse = Type.Object({
 });
 export const TotpSetupResponse = Type.Object({ secret: Type.String(), otpauth_url: Type.String() });
 /** A TOTP code, or (disable and regenerate) a recovery code. */
-export const MfaCodeBody = Type.Object({ code: MfaCode });
+export const MfaCodeBody = Body({ code: MfaCode });
 export const RecoveryCodesResponse = Type.Object({ recovery_codes: Type.Array(Type.String()) });
-export const PasskeyRegisterVerifyBody = Type.Object({
+export const PasskeyRegisterVerifyBody = Body({
   response: WebAuthnResponse,
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
 });
 export const PasskeyCreated = Type.Object({ id: Uuid, name: Type.String(), created_at: Timestamp });
-export const PasskeyLoginOptionsBody = Type.Object({
+export const PasskeyLoginOptionsBody = Body({
   email: Type.Optional(Type.String({ minLength: 1, maxLength: 254 })),
   mfa_token: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
 });
-export const PasskeyLoginVerifyBody = Type.Object({
+export const PasskeyLoginVerifyBody = Body({
   challenge_id: Uuid,
   response: WebAuthnResponse,
   auth_mode: AuthMode,

@@ -1,10 +1,19 @@
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { type Static, type TProperties, type TSchema, Type } from '@sinclair/typebox';
 import { Amr, Jwk, Metadata, Role, SessionInfo, UserRecord, Uuid } from './objects.ts';
 import { events, requests } from './subjects.ts';
+
+/**
+ * Requests refuse fields their subject does not name: a caller that forwards
+ * more than it means to (an HTTP body spread into a payload) fails loudly
+ * instead of letting the extra field override the caller's identity.
+ */
+const strict = { additionalProperties: false } as const;
+const Request = <T extends TProperties>(properties: T) => Type.Object(properties, strict);
 
 const Email = Type.String({ minLength: 3, maxLength: 254 });
 const Password = Type.String({ minLength: 8, maxLength: 128 });
 const Empty = Type.Object({});
+const EmptyRequest = Type.Object({}, strict);
 /** A one-time token as it arrives from a link: 43 base64url characters when well formed. */
 const OneTimeToken = Type.String({ minLength: 1, maxLength: 256 });
 /** An absolute URL the gateway has already checked against REDIRECT_ALLOWLIST. */
@@ -39,7 +48,7 @@ const Tokens = Type.Object({
 /** Request and response schema of every request subject. Both ends validate against them. */
 export const requestSchemas = {
   [requests.identityRegister]: {
-    request: Type.Object({
+    request: Request({
       project_id: Uuid,
       email: Email,
       password: Password,
@@ -51,15 +60,15 @@ export const requestSchemas = {
     response: Type.Object({ user: UserRecord }),
   },
   [requests.identityAuthenticate]: {
-    request: Type.Object({ project_id: Uuid, email: Type.String(), password: Type.String() }),
+    request: Request({ project_id: Uuid, email: Type.String(), password: Type.String() }),
     response: Type.Object({ user: UserRecord }),
   },
   [requests.identityGetUser]: {
-    request: Type.Object({ project_id: Uuid, user_id: Uuid }),
+    request: Request({ project_id: Uuid, user_id: Uuid }),
     response: Type.Object({ user: UserRecord }),
   },
   [requests.identityUpdateUser]: {
-    request: Type.Object({
+    request: Request({
       project_id: Uuid,
       user_id: Uuid,
       name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
@@ -69,7 +78,7 @@ export const requestSchemas = {
     response: Type.Object({ user: UserRecord }),
   },
   [requests.identityDeleteUser]: {
-    request: Type.Object({
+    request: Request({
       project_id: Uuid,
       user_id: Uuid,
       password: Type.Optional(Type.String()),
@@ -79,7 +88,7 @@ export const requestSchemas = {
     response: Empty,
   },
   [requests.identityChangePassword]: {
-    request: Type.Object({
+    request: Request({
       project_id: Uuid,
       user_id: Uuid,
       current_password: Type.String(),
@@ -89,36 +98,36 @@ export const requestSchemas = {
     response: Empty,
   },
   [requests.identityVerifyEmail]: {
-    request: Type.Object({ project_id: Uuid, token: OneTimeToken }),
+    request: Request({ project_id: Uuid, token: OneTimeToken }),
     response: Type.Object({ user: UserRecord }),
   },
   [requests.identityResendVerification]: {
-    request: Type.Object({ project_id: Uuid, user_id: Uuid, redirect_to: RedirectTo }),
+    request: Request({ project_id: Uuid, user_id: Uuid, redirect_to: RedirectTo }),
     response: Empty,
   },
   [requests.identityForgotPassword]: {
-    request: Type.Object({ project_id: Uuid, email: Email, redirect_to: RedirectTo }),
+    request: Request({ project_id: Uuid, email: Email, redirect_to: RedirectTo }),
     response: Empty,
   },
   [requests.identityResetPassword]: {
-    request: Type.Object({ project_id: Uuid, token: OneTimeToken, password: Password, ...Client }),
+    request: Request({ project_id: Uuid, token: OneTimeToken, password: Password, ...Client }),
     response: Type.Object({ user: UserRecord }),
   },
   [requests.identitySendMagicLink]: {
-    request: Type.Object({ project_id: Uuid, email: Email, redirect_to: RedirectTo }),
+    request: Request({ project_id: Uuid, email: Email, redirect_to: RedirectTo }),
     response: Empty,
   },
   [requests.identityVerifyMagicLink]: {
-    request: Type.Object({ project_id: Uuid, token: OneTimeToken }),
+    request: Request({ project_id: Uuid, token: OneTimeToken }),
     /** `created`: the link signed up a new user. */
     response: Type.Object({ user: UserRecord, created: Type.Boolean() }),
   },
   [requests.identityCreateGuest]: {
-    request: Type.Object({ project_id: Uuid, name: Type.Optional(Type.String({ maxLength: 200 })) }),
+    request: Request({ project_id: Uuid, name: Type.Optional(Type.String({ maxLength: 200 })) }),
     response: Type.Object({ user: UserRecord }),
   },
   [requests.identityConvertGuest]: {
-    request: Type.Object({
+    request: Request({
       project_id: Uuid,
       user_id: Uuid,
       email: Email,
@@ -127,9 +136,9 @@ export const requestSchemas = {
     }),
     response: Type.Object({ user: UserRecord }),
   },
-  [requests.identityHealth]: { request: Empty, response: Type.Object({ ok: Type.Boolean() }) },
+  [requests.identityHealth]: { request: EmptyRequest, response: Type.Object({ ok: Type.Boolean() }) },
   [requests.sessionCreate]: {
-    request: Type.Object({
+    request: Request({
       user_id: Uuid,
       project_id: Uuid,
       role: Role,
@@ -140,7 +149,7 @@ export const requestSchemas = {
     response: Tokens,
   },
   [requests.sessionRefresh]: {
-    request: Type.Object({
+    request: Request({
       refresh_token: Type.String({ maxLength: 512 }),
       ip: Type.Optional(Type.String({ maxLength: 64 })),
       user_agent: Type.Optional(Type.String({ maxLength: 512 })),
@@ -149,36 +158,36 @@ export const requestSchemas = {
   },
   [requests.sessionRevoke]: {
     /** With `user_id`, a session of another user is `not_found`. */
-    request: Type.Object({ session_id: Uuid, user_id: Type.Optional(Uuid), reason: Type.String() }),
+    request: Request({ session_id: Uuid, user_id: Type.Optional(Uuid), reason: Type.String() }),
     response: Empty,
   },
   [requests.sessionRevokeUser]: {
-    request: Type.Object({ user_id: Uuid, except_session_id: Type.Optional(Uuid), reason: Type.String() }),
+    request: Request({ user_id: Uuid, except_session_id: Type.Optional(Uuid), reason: Type.String() }),
     response: Type.Object({ session_ids: Type.Array(Uuid) }),
   },
   [requests.sessionList]: {
-    request: Type.Object({ user_id: Uuid }),
+    request: Request({ user_id: Uuid }),
     response: Type.Object({ sessions: Type.Array(SessionInfo) }),
   },
   [requests.sessionRevocations]: {
-    request: Empty,
+    request: EmptyRequest,
     /** `until`: epoch milliseconds after which no access token can still carry the id. */
     response: Type.Object({ revoked: Type.Array(Type.Object({ session_id: Uuid, until: Type.Integer() })) }),
   },
-  [requests.sessionJwks]: { request: Empty, response: Type.Object({ keys: Type.Array(Jwk) }) },
-  [requests.sessionHealth]: { request: Empty, response: Type.Object({ ok: Type.Boolean() }) },
+  [requests.sessionJwks]: { request: EmptyRequest, response: Type.Object({ keys: Type.Array(Jwk) }) },
+  [requests.sessionHealth]: { request: EmptyRequest, response: Type.Object({ ok: Type.Boolean() }) },
   [requests.identitySetMfa]: {
     /** The mfa service records whether a user has TOTP on, so sign-ins know to challenge. */
-    request: Type.Object({ project_id: Uuid, user_id: Uuid, mfa_enabled: Type.Boolean() }),
+    request: Request({ project_id: Uuid, user_id: Uuid, mfa_enabled: Type.Boolean() }),
     response: Type.Object({ user: UserRecord }),
   },
   [requests.identityFindUser]: {
     /** The user with this email, or null: for the gateway's passkey sign-in by email. */
-    request: Type.Object({ project_id: Uuid, email: Type.String({ maxLength: 254 }) }),
+    request: Request({ project_id: Uuid, email: Type.String({ maxLength: 254 }) }),
     response: Type.Object({ user: Type.Union([UserRecord, Type.Null()]) }),
   },
   [requests.mfaStatus]: {
-    request: UserRef,
+    request: Type.Object(UserRef.properties, strict),
     response: Type.Object({
       totp: Type.Boolean(),
       passkeys: Type.Integer({ minimum: 0 }),
@@ -187,26 +196,29 @@ export const requestSchemas = {
   },
   [requests.mfaTotpSetup]: {
     /** `account_name`: the label in the authenticator app (the email, or the name). `mfa_already_enabled` when on. */
-    request: Type.Composite([UserRef, Type.Object({ account_name: Type.String({ minLength: 1, maxLength: 254 }) })]),
+    request: Type.Composite(
+      [UserRef, Type.Object({ account_name: Type.String({ minLength: 1, maxLength: 254 }) })],
+      strict,
+    ),
     response: Type.Object({ secret: Type.String(), otpauth_url: Type.String() }),
   },
   [requests.mfaTotpEnable]: {
     /** `invalid_code` for a wrong code; `invalid_challenge` when setup was not called first. */
-    request: Type.Composite([UserRef, Type.Object({ code: Code })]),
+    request: Type.Composite([UserRef, Type.Object({ code: Code })], strict),
     response: RecoveryCodes,
   },
   [requests.mfaTotpDisable]: {
     /** `code`: a current TOTP code or an unused recovery code. `invalid_code` otherwise. */
-    request: Type.Composite([UserRef, Type.Object({ code: Code })]),
+    request: Type.Composite([UserRef, Type.Object({ code: Code })], strict),
     response: Empty,
   },
   [requests.mfaRecoveryRegenerate]: {
-    request: Type.Composite([UserRef, Type.Object({ code: Code })]),
+    request: Type.Composite([UserRef, Type.Object({ code: Code })], strict),
     response: RecoveryCodes,
   },
   [requests.mfaChallengeCreate]: {
     /** `amr`: the first factor's (`["pwd"]`, `["magic_link"]`, ...); the challenge adds the second. */
-    request: Type.Composite([UserRef, Type.Object({ amr: Amr })]),
+    request: Type.Composite([UserRef, Type.Object({ amr: Amr })], strict),
     response: Type.Object({
       mfa_token: Type.String(),
       methods: Type.Array(Type.String()),
@@ -220,7 +232,7 @@ export const requestSchemas = {
      * `invalid_token`: unknown, expired, used, or out of tries (5 wrong codes);
      * `invalid_code`: a wrong code (counted). Single use on success.
      */
-    request: Type.Object({
+    request: Request({
       mfa_token: Type.String({ maxLength: 256 }),
       code: Type.Optional(Code),
       recovery_code: Type.Optional(Code),
@@ -229,22 +241,25 @@ export const requestSchemas = {
     response: Type.Composite([UserRef, Type.Object({ amr: Amr })]),
   },
   [requests.mfaPasskeyRegisterOptions]: {
-    request: Type.Composite([
-      UserRef,
-      Type.Object({
-        user_name: Type.String({ minLength: 1, maxLength: 254 }),
-        user_display_name: Type.String({ maxLength: 254 }),
-      }),
-    ]),
+    request: Type.Composite(
+      [
+        UserRef,
+        Type.Object({
+          user_name: Type.String({ minLength: 1, maxLength: 254 }),
+          user_display_name: Type.String({ maxLength: 254 }),
+        }),
+      ],
+      strict,
+    ),
     /** PublicKeyCredentialCreationOptionsJSON. */
     response: Type.Object({ options: WebAuthnJson }),
   },
   [requests.mfaPasskeyRegisterVerify]: {
     /** `invalid_challenge` for an unknown, used or expired challenge; `validation_failed` for a bad response. */
-    request: Type.Composite([
-      UserRef,
-      Type.Object({ response: WebAuthnJson, name: Type.Optional(Type.String({ maxLength: 100 })) }),
-    ]),
+    request: Type.Composite(
+      [UserRef, Type.Object({ response: WebAuthnJson, name: Type.Optional(Type.String({ maxLength: 100 })) })],
+      strict,
+    ),
     response: Type.Object({ passkey: Passkey }),
   },
   [requests.mfaPasskeyLoginOptions]: {
@@ -254,7 +269,7 @@ export const requestSchemas = {
      * user, for completing an MFA challenge. `email_hint`: an address with no
      * user, answered with stand-in credentials so the answer reveals nothing.
      */
-    request: Type.Object({
+    request: Request({
       project_id: Uuid,
       user_id: Type.Optional(Uuid),
       mfa_token: Type.Optional(Type.String({ maxLength: 256 })),
@@ -265,20 +280,20 @@ export const requestSchemas = {
   },
   [requests.mfaPasskeyLoginVerify]: {
     /** `invalid_challenge` (unknown, used, expired); `invalid_credentials` for any failed verification. */
-    request: Type.Object({ project_id: Uuid, challenge_id: Uuid, response: WebAuthnJson }),
+    request: Request({ project_id: Uuid, challenge_id: Uuid, response: WebAuthnJson }),
     response: Type.Composite([UserRef, Type.Object({ amr: Amr })]),
   },
   [requests.mfaPasskeyList]: {
-    request: UserRef,
+    request: Type.Object(UserRef.properties, strict),
     response: Type.Object({ passkeys: Type.Array(Passkey) }),
   },
   [requests.mfaPasskeyDelete]: {
     /** `not_found` (also another user's); `last_login_method` when it is the last passkey of a user without a password. */
-    request: Type.Composite([UserRef, Type.Object({ passkey_id: Uuid, has_password: Type.Boolean() })]),
+    request: Type.Composite([UserRef, Type.Object({ passkey_id: Uuid, has_password: Type.Boolean() })], strict),
     response: Empty,
   },
-  [requests.mfaHealth]: { request: Empty, response: Type.Object({ ok: Type.Boolean() }) },
-  [requests.mailerHealth]: { request: Empty, response: Type.Object({ ok: Type.Boolean() }) },
+  [requests.mfaHealth]: { request: EmptyRequest, response: Type.Object({ ok: Type.Boolean() }) },
+  [requests.mailerHealth]: { request: EmptyRequest, response: Type.Object({ ok: Type.Boolean() }) },
 } satisfies Record<(typeof requests)[keyof typeof requests], { request: TSchema; response: TSchema }>;
 
 const UserEvent = Type.Object({ v: Type.Literal(1), project_id: Uuid, user_id: Uuid });

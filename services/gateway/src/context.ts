@@ -35,7 +35,7 @@ export async function signIn(
 ): Promise<TokenResponse> {
   const tokens = await ctx.bus.request(
     'session.session.create',
-    { user_id: user.id, project_id: user.project_id, role: user.role, amr, ...clientOf(request) },
+    { ...clientOf(request), amr, role: user.role, project_id: user.project_id, user_id: user.id },
     { requestId: request.id },
   );
   return tokenResponse(tokens, user);

@@ -60,13 +60,21 @@ const MESSAGES: Partial<Record<ErrorCode, string>> = {
   unsupported_media_type: 'send the request body as application/json',
 };
 
+/** The field a validation error names: its path, the missing property, or the one that is not allowed. */
+function fieldOf(v: NonNullable<FastifyError['validation']>[number]): string {
+  const path = v.instancePath ? v.instancePath.slice(1).replaceAll('/', '.') : '';
+  const named = v.params?.missingProperty ?? v.params?.additionalProperty;
+  if (named === undefined) return path;
+  return path ? `${path}.${String(named)}` : String(named);
+}
+
 /** Turns anything thrown by a route into an AppError; unknown errors become `internal`. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const fe = err as FastifyError;
   if (fe.validation) {
     const details = fe.validation.map((v) => ({
-      field: v.instancePath ? v.instancePath.slice(1).replaceAll('/', '.') : String(v.params?.missingProperty ?? ''),
+      field: fieldOf(v),
       message: v.message ?? 'is invalid',
     }));
     return new AppError('validation_failed', 'the request is invalid', { details });

@@ -18,38 +18,64 @@ test('refuses the request over the per-IP limit with a Retry-After', async () =>
   await limits.hitIp('10.0.0.2');
 });
 
-test('locks an account after too many failures, whatever the case of the email', async () => {
+test('locks an account after too many failed attempts, whatever the case of the email', async () => {
   const limits = new SignInLimits(new MemoryRateLimitStore(), {
     perIpPerMinute: 100,
     failuresPerAccount: 2,
     mailsPerAddressPerHour: 5,
   });
-  await limits.checkAccount(P, 'a@example.com');
-  await limits.recordFailure(P, 'a@example.com');
-  await limits.recordFailure(P, ' A@Example.com ');
-  await assert.rejects(limits.checkAccount(P, 'a@example.com'), limited);
-  await limits.checkAccount(P, 'b@example.com');
+  // Each attempt claims one of the account's two before its password is checked;
+  // a failed password keeps the claim.
+  await limits.beginPasswordSignIn('10.0.0.1', P, 'a@example.com');
+  await limits.beginPasswordSignIn('10.0.0.2', P, ' A@Example.com ');
+  await assert.rejects(limits.beginPasswordSignIn('10.0.0.3', P, 'a@example.com'), limited);
+  await limits.beginPasswordSignIn('10.0.0.3', P, 'b@example.com');
+  // A success forgets the failures.
   await limits.clearFailures(P, 'A@example.com');
-  await limits.checkAccount(P, 'a@example.com');
+  await limits.beginPasswordSignIn('10.0.0.3', P, 'a@example.com');
 });
 
-test('a password sign-in counts the address and refuses a locked account in one step', async () => {
+test('an attempt that failed for another reason than the password is given back', async () => {
   const limits = new SignInLimits(new MemoryRateLimitStore(), {
-    perIpPerMinute: 3,
-    failuresPerAccount: 2,
+    perIpPerMinute: 100,
+    failuresPerAccount: 1,
     mailsPerAddressPerHour: 5,
   });
-  assert.equal(await limits.beginPasswordSignIn('10.0.0.9', P, 'c@example.com'), 0);
-  await limits.recordFailure(P, 'c@example.com');
-  assert.equal(await limits.beginPasswordSignIn('10.0.0.9', P, 'c@example.com'), 1);
-  await limits.recordFailure(P, 'c@example.com');
-  await assert.rejects(limits.beginPasswordSignIn('10.0.0.8', P, 'c@example.com'), limited);
-  assert.equal(await limits.beginPasswordSignIn('10.0.0.9', P, 'd@example.com'), 0);
-  await assert.rejects(
-    limits.beginPasswordSignIn('10.0.0.9', P, 'd@example.com'),
-    limited,
-    'the fourth from one address',
+  await limits.beginPasswordSignIn('10.0.0.1', P, 'r@example.com');
+  await limits.refundAttempt(P, 'r@example.com');
+  await limits.beginPasswordSignIn('10.0.0.1', P, 'r@example.com');
+  await assert.rejects(limits.beginPasswordSignIn('10.0.0.1', P, 'r@example.com'), limited);
+});
+
+test('concurrent attempts on one account from many addresses never pass its limit', async () => {
+  const limits = new SignInLimits(new MemoryRateLimitStore(), {
+    perIpPerMinute: 100,
+    failuresPerAccount: 5,
+    mailsPerAddressPerHour: 5,
+  });
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 40 }, (_, i) => limits.beginPasswordSignIn(`10.1.0.${i}`, P, 'many@example.com')),
   );
+  assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 5);
+});
+
+test('a password sign-in refused per address claims nothing of the account', async () => {
+  const limits = new SignInLimits(new MemoryRateLimitStore(), {
+    perIpPerMinute: 2,
+    failuresPerAccount: 3,
+    mailsPerAddressPerHour: 5,
+  });
+  await limits.beginPasswordSignIn('10.0.0.9', P, 'c@example.com');
+  await limits.beginPasswordSignIn('10.0.0.9', P, 'd@example.com');
+  await assert.rejects(
+    limits.beginPasswordSignIn('10.0.0.9', P, 'c@example.com'),
+    limited,
+    'the third from one address',
+  );
+  // c has used one attempt of three, not two.
+  await limits.beginPasswordSignIn('10.0.0.8', P, 'c@example.com');
+  await limits.beginPasswordSignIn('10.0.0.7', P, 'c@example.com');
+  await assert.rejects(limits.beginPasswordSignIn('10.0.0.6', P, 'c@example.com'), limited);
 });
 
 test('limits the mails per address per hour, whatever the case, before anything is sent', async () => {

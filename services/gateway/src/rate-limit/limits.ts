@@ -1,4 +1,5 @@
 import { AppError } from '@gatehouse/kit';
+import { addressBucket } from './address-bucket.ts';
 import type { RateLimitStore } from './rate-limit.store.ts';
 
 const MINUTE = 60_000;
@@ -44,34 +45,36 @@ export class SignInLimits {
     if (count > this.#mailsPerAddressPerHour) throw limited(resetInMs);
   }
 
-  /** Counts a request from `ip`; throws `rate_limited` over the limit. */
+  /** Counts a request from `ip` (IPv6: its /64); throws `rate_limited` over the limit. */
   async hitIp(ip: string): Promise<void> {
-    const { count, resetInMs } = await this.#store.hit(`ip:${ip}`, MINUTE);
+    const { count, resetInMs } = await this.#store.hit(`ip:${addressBucket(ip)}`, MINUTE);
     if (count > this.#perIpPerMinute) throw limited(resetInMs);
   }
 
   /**
-   * A password sign-in: counts the request from `ip` and checks the account's
-   * failures, in one round trip. Throws `rate_limited`; returns the account's
-   * current failure count (so a success need not clear a counter that is zero).
+   * A password sign-in, before the password is checked: counts the request
+   * from `ip` and claims one attempt of the account's budget, in one atomic
+   * step. Throws `rate_limited` over the per-IP limit or when the account has
+   * used its budget (failures, and attempts still in flight: concurrent guesses
+   * from many addresses cannot pass the limit). A claimed attempt stays counted
+   * as a failure unless the sign-in ends otherwise: `clearFailures` on success,
+   * `refundAttempt` when it failed for another reason than the password.
    */
-  async beginPasswordSignIn(ip: string, projectId: string, email: string): Promise<number> {
-    const [perIp, failures] = await this.#store.hitAndPeek(`ip:${ip}`, MINUTE, accountKey(projectId, email));
+  async beginPasswordSignIn(ip: string, projectId: string, email: string): Promise<void> {
+    const [perIp, claim] = await this.#store.hitAndClaim(
+      { key: `ip:${addressBucket(ip)}`, windowMs: MINUTE, limit: this.#perIpPerMinute },
+      { key: accountKey(projectId, email), windowMs: FAILURE_WINDOW_MS, limit: this.#failuresPerAccount },
+    );
     if (perIp.count > this.#perIpPerMinute) throw limited(perIp.resetInMs);
-    if (failures.count >= this.#failuresPerAccount) throw limited(failures.resetInMs);
-    return failures.count;
+    if (!claim.claimed) throw limited(claim.resetInMs);
   }
 
-  /** Throws `rate_limited` while the account has too many recent failures. */
-  async checkAccount(projectId: string, email: string): Promise<void> {
-    const { count, resetInMs } = await this.#store.peek(accountKey(projectId, email));
-    if (count >= this.#failuresPerAccount) throw limited(resetInMs);
+  /** Gives back the attempt `beginPasswordSignIn` claimed (the sign-in failed for another reason than the password). */
+  async refundAttempt(projectId: string, email: string): Promise<void> {
+    await this.#store.refund(accountKey(projectId, email));
   }
 
-  async recordFailure(projectId: string, email: string): Promise<void> {
-    await this.#store.hit(accountKey(projectId, email), FAILURE_WINDOW_MS);
-  }
-
+  /** A successful sign-in: the account's failures (and its own claim) are forgotten. */
   async clearFailures(projectId: string, email: string): Promise<void> {
     await this.#store.reset(accountKey(projectId, email));
   }

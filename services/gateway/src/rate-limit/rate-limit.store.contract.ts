@@ -34,19 +34,58 @@ export function rateLimitStoreContract(name: string, open: () => RateLimitStore,
       assert.equal((await store.hit(key, 50)).count, 1);
     });
 
-    test('hitAndPeek counts one key and reads another in one call', async () => {
+    test('hitAndClaim counts the hit and claims an attempt until the claim limit', async () => {
       const store = open();
-      const [hitKey, peekKey] = [unique(), unique()];
-      await store.hit(peekKey, 60_000);
-      await store.hit(peekKey, 60_000);
-      const [hit, peek] = await store.hitAndPeek(hitKey, 60_000, peekKey);
-      assert.equal(hit.count, 1);
-      assert.equal(peek.count, 2);
-      assert.ok(peek.resetInMs > 0);
-      const [, none] = await store.hitAndPeek(hitKey, 60_000, unique());
-      assert.deepEqual(none, { count: 0, resetInMs: 0 });
-      assert.equal((await store.peek(hitKey)).count, 2);
-      assert.equal((await store.peek(peekKey)).count, 2, 'the peeked key is not counted');
+      const [hitKey, claimKey] = [unique(), unique()];
+      const hit = { key: hitKey, windowMs: 60_000, limit: 100 };
+      const claim = { key: claimKey, windowMs: 60_000, limit: 2 };
+      const [h1, c1] = await store.hitAndClaim(hit, claim);
+      assert.equal(h1.count, 1);
+      assert.equal(c1.claimed, true);
+      assert.equal(c1.count, 1);
+      assert.ok(c1.resetInMs > 0 && c1.resetInMs <= 60_000);
+      assert.equal((await store.hitAndClaim(hit, claim))[1].claimed, true);
+      const [h3, c3] = await store.hitAndClaim(hit, claim);
+      assert.equal(h3.count, 3, 'the hit is counted even when the claim is refused');
+      assert.equal(c3.claimed, false);
+      assert.equal(c3.count, 2, 'a refused claim adds nothing');
+      assert.ok(c3.resetInMs > 0);
+      assert.equal((await store.peek(claimKey)).count, 2);
+    });
+
+    test('hitAndClaim claims nothing when the hit is over its own limit', async () => {
+      const store = open();
+      const [hitKey, claimKey] = [unique(), unique()];
+      const hit = { key: hitKey, windowMs: 60_000, limit: 1 };
+      const claim = { key: claimKey, windowMs: 60_000, limit: 5 };
+      assert.equal((await store.hitAndClaim(hit, claim))[1].claimed, true);
+      const [h2, c2] = await store.hitAndClaim(hit, claim);
+      assert.equal(h2.count, 2);
+      assert.equal(c2.claimed, false);
+      assert.equal((await store.peek(claimKey)).count, 1);
+    });
+
+    test('concurrent claims never exceed the limit', async () => {
+      const store = open();
+      const claim = { key: unique(), windowMs: 60_000, limit: 7 };
+      const results = await Promise.all(
+        Array.from({ length: 30 }, () => store.hitAndClaim({ key: unique(), windowMs: 60_000, limit: 100 }, claim)),
+      );
+      assert.equal(results.filter(([, c]) => c.claimed).length, 7);
+      assert.equal((await store.peek(claim.key)).count, 7);
+    });
+
+    test('refund gives one claim back and never goes below zero', async () => {
+      const store = open();
+      const key = unique();
+      await store.hit(key, 60_000);
+      await store.hit(key, 60_000);
+      await store.refund(key);
+      assert.equal((await store.peek(key)).count, 1);
+      await store.refund(key);
+      await store.refund(key);
+      assert.equal((await store.peek(key)).count, 0);
+      assert.equal((await store.hit(key, 60_000)).count, 1);
     });
 
     test('reset forgets the key', async () => {

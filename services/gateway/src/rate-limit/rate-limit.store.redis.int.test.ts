@@ -20,7 +20,12 @@ test('counts on after Redis forgets its scripts (a restart, SCRIPT FLUSH)', asyn
   assert.equal((await store.hit(key, 60_000)).count, 1);
   await redis.script('FLUSH');
   assert.equal((await store.hit(key, 60_000)).count, 2);
-  const [perIp, failures] = await store.hitAndPeek(key, 60_000, randomUUID());
+  const claimKey = randomUUID();
+  const claim = { key: claimKey, windowMs: 60_000, limit: 5 };
+  const [perIp, claimed] = await store.hitAndClaim({ key, windowMs: 60_000, limit: 100 }, claim);
   assert.equal(perIp.count, 3);
-  assert.equal(failures.count, 0);
+  assert.equal(claimed.count, 1);
+  await redis.script('FLUSH');
+  await store.refund(claimKey);
+  assert.equal((await store.peek(claimKey)).count, 0);
 });

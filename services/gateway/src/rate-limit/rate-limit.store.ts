@@ -17,11 +17,42 @@ export interface RateLimitStore {
   hit(key: string, windowMs: number): Promise<WindowCount>;
   /** The window's count without adding a hit (0 when there is none). */
   peek(key: string): Promise<WindowCount>;
-  /** `hit(hitKey)` and `peek(peekKey)` in one round trip (the sign-in path checks both). */
-  hitAndPeek(hitKey: string, windowMs: number, peekKey: string): Promise<[WindowCount, WindowCount]>;
+  /**
+   * A password sign-in's two limits in one atomic step: counts a hit on `hitKey`
+   * (the address) and, unless that is over `hitLimit`, claims an attempt on
+   * `claimKey` (the account) unless it already holds `claimLimit`. The claim is
+   * taken before the password is checked, so concurrent guesses cannot pass the
+   * limit; a sign-in that does not fail on the password gives it back (`refund`
+   * or `reset`).
+   */
+  hitAndClaim(hit: ClaimHit, claim: ClaimAttempt): Promise<[WindowCount, Claim]>;
+  /** Gives one claimed attempt back (never below zero). */
+  refund(key: string): Promise<void>;
   /** Forgets `key`. */
   reset(key: string): Promise<void>;
   ping(): Promise<void>;
+}
+
+/** The per-address half of `hitAndClaim`. */
+export interface ClaimHit {
+  key: string;
+  windowMs: number;
+  /** Over this count the request is refused, and nothing is claimed. */
+  limit: number;
+}
+
+/** The per-account half of `hitAndClaim`. */
+export interface ClaimAttempt {
+  key: string;
+  /** The window of the account's count, started by its first claim. */
+  windowMs: number;
+  /** The count at which claims are refused. */
+  limit: number;
+}
+
+/** What a claim came to: `claimed` false when the account's count was already at its limit (or the hit over its). */
+export interface Claim extends WindowCount {
+  claimed: boolean;
 }
 
 /** In-process counters for the embedded mode. */
@@ -34,6 +65,10 @@ export class MemoryRateLimitStore implements RateLimitStore {
   }
 
   async hit(key: string, windowMs: number): Promise<WindowCount> {
+    return this.#count(key, windowMs);
+  }
+
+  #count(key: string, windowMs: number): WindowCount {
     const now = this.#now();
     let w = this.#windows.get(key);
     if (!w || w.endsAt <= now) {
@@ -52,8 +87,23 @@ export class MemoryRateLimitStore implements RateLimitStore {
     return { count: w.count, resetInMs: w.endsAt - now };
   }
 
-  async hitAndPeek(hitKey: string, windowMs: number, peekKey: string): Promise<[WindowCount, WindowCount]> {
-    return [await this.hit(hitKey, windowMs), await this.peek(peekKey)];
+  async hitAndClaim(hit: ClaimHit, claim: ClaimAttempt): Promise<[WindowCount, Claim]> {
+    // No await between the reads and the writes: one step, as the Redis script is.
+    const perHit = this.#count(hit.key, hit.windowMs);
+    const now = this.#now();
+    const current = this.#windows.get(claim.key);
+    const held = current && current.endsAt > now ? current : undefined;
+    if (perHit.count > hit.limit || (held?.count ?? 0) >= claim.limit) {
+      return [perHit, held ? { claimed: false, count: held.count, resetInMs: held.endsAt - now } : unclaimed];
+    }
+    return [perHit, { claimed: true, ...this.#count(claim.key, claim.windowMs) }];
+  }
+
+  async refund(key: string): Promise<void> {
+    const w = this.#windows.get(key);
+    if (!w) return;
+    if (w.count <= 1) this.#windows.delete(key);
+    else w.count--;
   }
 
   async reset(key: string): Promise<void> {
@@ -67,6 +117,8 @@ export class MemoryRateLimitStore implements RateLimitStore {
   }
 }
 
+const unclaimed: Claim = { claimed: false, count: 0, resetInMs: 0 };
+
 // INCR, and start the window's expiry with the first hit only (PEXPIRE NX needs
 // Redis 7; this form works on every version). One round trip, atomic.
 const HIT = `
@@ -74,12 +126,32 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-if KEYS[2] then
-  local other = tonumber(redis.call('GET', KEYS[2]) or '0')
-  local otherTtl = redis.call('PTTL', KEYS[2])
-  return {n, ttl, other, otherTtl}
-end
 return {n, ttl}`;
+
+// The address's hit (as HIT), then the account's claim: refused at the limit
+// (nothing added), else INCR with the window started by the first claim.
+// KEYS: address, account. ARGV: address window, address limit, account window,
+// account limit. Returns {hits, hitsTtl, claims, claimsTtl, claimed (0/1)}.
+const CLAIM = `
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+local c = tonumber(redis.call('GET', KEYS[2]) or '0')
+if n > tonumber(ARGV[2]) or c >= tonumber(ARGV[4]) then
+  return {n, ttl, c, math.max(redis.call('PTTL', KEYS[2]), 0), 0}
+end
+c = redis.call('INCR', KEYS[2])
+if c == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+local cttl = redis.call('PTTL', KEYS[2])
+if cttl < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]); cttl = tonumber(ARGV[3]) end
+return {n, ttl, c, cttl, 1}`;
+
+// One claim back: DECR, and the key goes at zero (never negative).
+const REFUND = `
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if c <= 1 then redis.call('DEL', KEYS[1]) else redis.call('DECR', KEYS[1]) end
+return 1`;
 
 // Registered with defineCommand, so that ioredis sends EVALSHA (the script's
 // digest, not its text, on every sign-in) and falls back to EVAL once when the
@@ -87,6 +159,8 @@ return {n, ttl}`;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     ghRateHit(...args: (string | number)[]): Result<number[], Context>;
+    ghRateClaim(...args: (string | number)[]): Result<number[], Context>;
+    ghRateRefund(key: string): Result<number, Context>;
   }
 }
 
@@ -99,6 +173,8 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.#redis = redis;
     this.#prefix = prefix;
     redis.defineCommand('ghRateHit', { lua: HIT });
+    redis.defineCommand('ghRateClaim', { numberOfKeys: 2, lua: CLAIM });
+    redis.defineCommand('ghRateRefund', { numberOfKeys: 1, lua: REFUND });
   }
 
   async hit(key: string, windowMs: number): Promise<WindowCount> {
@@ -110,18 +186,28 @@ export class RedisRateLimitStore implements RateLimitStore {
     }
   }
 
-  async hitAndPeek(hitKey: string, windowMs: number, peekKey: string): Promise<[WindowCount, WindowCount]> {
+  async hitAndClaim(hit: ClaimHit, claim: ClaimAttempt): Promise<[WindowCount, Claim]> {
     try {
-      const [count, ttl, other, otherTtl] = (await this.#redis.ghRateHit(
-        2,
-        this.#prefix + hitKey,
-        this.#prefix + peekKey,
-        windowMs,
-      )) as [number, number, number, number];
+      const [count, ttl, claims, claimsTtl, claimed] = (await this.#redis.ghRateClaim(
+        this.#prefix + hit.key,
+        this.#prefix + claim.key,
+        hit.windowMs,
+        hit.limit,
+        claim.windowMs,
+        claim.limit,
+      )) as [number, number, number, number, number];
       return [
         { count, resetInMs: ttl },
-        other === 0 ? { count: 0, resetInMs: 0 } : { count: other, resetInMs: Math.max(otherTtl, 0) },
+        claims === 0 ? unclaimed : { claimed: claimed === 1, count: claims, resetInMs: claimsTtl },
       ];
+    } catch (err) {
+      throw unavailable('the rate limiter', err);
+    }
+  }
+
+  async refund(key: string): Promise<void> {
+    try {
+      await this.#redis.ghRateRefund(this.#prefix + key);
     } catch (err) {
       throw unavailable('the rate limiter', err);
     }

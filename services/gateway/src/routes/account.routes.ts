@@ -2,6 +2,7 @@ import { DeleteMeBody, ErrorBody, PasswordChangeBody, PatchMeBody, User } from '
 import type { FastifyPluginAsync } from 'fastify';
 import { authOf } from '../auth/authenticate.ts';
 import { clientOf, type GatewayContext, markRevoked } from '../context.ts';
+import { optionalBody } from '../http/bodies.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody };
 /** A user with no password may delete the account within this long of signing in. */
@@ -27,9 +28,17 @@ export const accountRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async 
     { schema: { tags: ['account'], body: PatchMeBody, response: { 200: User, ...errors } } },
     async (request) => {
       const { claims, projectId } = authOf(request);
+      const { name, avatar_url, metadata } = request.body;
       const { user } = await bus.request(
         'identity.user.update',
-        { project_id: projectId, user_id: claims.sub, ...request.body },
+        {
+          ...(name !== undefined ? { name } : {}),
+          ...(avatar_url !== undefined ? { avatar_url } : {}),
+          ...(metadata !== undefined ? { metadata } : {}),
+          // The caller's identity comes from the verified token, and is written last.
+          project_id: projectId,
+          user_id: claims.sub,
+        },
         { requestId: request.id },
       );
       return user;
@@ -39,10 +48,7 @@ export const accountRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async 
   app.delete<{ Body: typeof DeleteMeBody.static }>(
     '/auth/me',
     {
-      // Users without a password send no body at all.
-      preValidation: async (request) => {
-        request.body ??= {};
-      },
+      preValidation: optionalBody,
       schema: { tags: ['account'], body: DeleteMeBody, response: { 204: { type: 'null' }, ...errors } },
     },
     async (request, reply) => {
@@ -76,7 +82,13 @@ export const accountRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async 
       const { claims, projectId } = authOf(request);
       await bus.request(
         'identity.password.change',
-        { project_id: projectId, user_id: claims.sub, ...request.body, ...clientOf(request) },
+        {
+          ...clientOf(request),
+          current_password: request.body.current_password,
+          new_password: request.body.new_password,
+          project_id: projectId,
+          user_id: claims.sub,
+        },
         { requestId: request.id },
       );
       const { session_ids } = await bus.request(

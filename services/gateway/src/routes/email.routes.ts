@@ -15,6 +15,7 @@ import {
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authOf } from '../auth/authenticate.ts';
 import { clientOf, completeFirstFactor, type GatewayContext, markRevoked } from '../context.ts';
+import { optionalBody } from '../http/bodies.ts';
 import { checkedRedirect } from '../http/redirects.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody };
@@ -62,9 +63,7 @@ export const emailRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (a
   app.post<{ Body: typeof EmailResendBody.static }>(
     '/auth/email/resend',
     {
-      preValidation: async (request) => {
-        request.body ??= {};
-      },
+      preValidation: optionalBody,
       preHandler: ctx.requireAuth,
       schema: { tags: ['email'], body: EmailResendBody, response: { 202: Accepted, ...errors } },
     },
@@ -118,7 +117,12 @@ export const emailRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (a
       await limits.hitIp(request.ip);
       const { user } = await bus.request(
         'identity.password.reset',
-        { project_id: projectId, ...request.body, ...clientOf(request) },
+        {
+          ...clientOf(request),
+          token: request.body.token,
+          password: request.body.password,
+          project_id: projectId,
+        },
         { requestId: request.id },
       );
       // Whoever had the old password is out, everywhere, now.

@@ -1,5 +1,6 @@
 import {
   DEFAULT_PROJECT_ID,
+  EmptyBody,
   ErrorBody,
   IdParams,
   LoginMfaBody,
@@ -21,6 +22,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { type Auth, authOf } from '../auth/authenticate.ts';
 import { inMode } from '../auth/cookies.ts';
 import { type GatewayContext, markRevoked, signIn } from '../context.ts';
+import { optionalBody } from '../http/bodies.ts';
 
 const errors = {
   400: ErrorBody,
@@ -117,7 +119,10 @@ export const mfaRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app
 
     authed.post(
       '/auth/mfa/totp/setup',
-      { schema: { tags: ['mfa'], response: { 200: TotpSetupResponse, ...errors } } },
+      {
+        preValidation: optionalBody,
+        schema: { tags: ['mfa'], body: EmptyBody, response: { 200: TotpSetupResponse, ...errors } },
+      },
       async (request) => {
         const auth = member(request);
         const user = await userOf(request, auth);
@@ -174,7 +179,10 @@ export const mfaRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app
 
     authed.post(
       '/auth/passkeys/register/options',
-      { schema: { tags: ['passkeys'], response: { 200: WebAuthnOptions, ...errors } } },
+      {
+        preValidation: optionalBody,
+        schema: { tags: ['passkeys'], body: EmptyBody, response: { 200: WebAuthnOptions, ...errors } },
+      },
       async (request) => {
         const auth = member(request);
         const user = await userOf(request, auth);
@@ -231,7 +239,10 @@ export const mfaRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app
 
     authed.delete<{ Params: typeof IdParams.static }>(
       '/auth/passkeys/:id',
-      { schema: { tags: ['passkeys'], params: IdParams, response: { ...noContent, ...errors } } },
+      {
+        preValidation: optionalBody,
+        schema: { tags: ['passkeys'], body: EmptyBody, params: IdParams, response: { ...noContent, ...errors } },
+      },
       async (request, reply) => {
         const auth = authOf(request);
         const user = await userOf(request, auth);
@@ -254,10 +265,7 @@ export const mfaRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app
   app.post<{ Body: typeof PasskeyLoginOptionsBody.static }>(
     '/auth/passkeys/login/options',
     {
-      // No body at all: a discoverable (usernameless) sign-in.
-      preValidation: async (request) => {
-        request.body ??= {};
-      },
+      preValidation: optionalBody,
       schema: { tags: ['passkeys'], body: PasskeyLoginOptionsBody, response: { 200: WebAuthnOptions, ...errors } },
     },
     async (request) => {

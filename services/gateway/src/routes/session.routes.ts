@@ -1,10 +1,18 @@
-import { type AccessClaims, ErrorBody, SessionResponse, SessionsResponse, SessionsRevoked } from '@gatehouse/contracts';
+import {
+  type AccessClaims,
+  EmptyBody,
+  ErrorBody,
+  SessionResponse,
+  SessionsResponse,
+  SessionsRevoked,
+} from '@gatehouse/contracts';
 import { AppError } from '@gatehouse/kit';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { authOf } from '../auth/authenticate.ts';
 import { clearCookies } from '../auth/cookies.ts';
 import { type GatewayContext, markRevoked } from '../context.ts';
+import { optionalBody } from '../http/bodies.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const errors = { 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
@@ -43,7 +51,10 @@ export const sessionRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async 
 
   app.post(
     '/auth/logout',
-    { schema: { tags: ['session'], response: { 204: { type: 'null' }, ...errors } } },
+    {
+      preValidation: optionalBody,
+      schema: { tags: ['session'], body: EmptyBody, response: { 204: { type: 'null' }, ...errors } },
+    },
     async (request, reply) => {
       const { claims } = authOf(request);
       await bus.request(
@@ -59,7 +70,10 @@ export const sessionRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async 
 
   app.post(
     '/auth/logout-all',
-    { schema: { tags: ['session'], response: { 200: SessionsRevoked, ...errors } } },
+    {
+      preValidation: optionalBody,
+      schema: { tags: ['session'], body: EmptyBody, response: { 200: SessionsRevoked, ...errors } },
+    },
     async (request, reply) => {
       const { claims } = authOf(request);
       const { session_ids } = await bus.request(
@@ -90,8 +104,10 @@ export const sessionRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async 
   app.delete<{ Params: { id: string } }>(
     '/auth/sessions/:id',
     {
+      preValidation: optionalBody,
       schema: {
         tags: ['session'],
+        body: EmptyBody,
         params: Type.Object({ id: Type.String() }),
         response: { 204: { type: 'null' }, ...errors },
       },

@@ -8,12 +8,14 @@ import {
   RegisterBody,
   SignInResponse,
   TokenResponse,
+  type UserRecord,
 } from '@gatehouse/contracts';
 import { AppError, isAppError } from '@gatehouse/kit';
 import type { FastifyPluginAsync } from 'fastify';
 import { authOf } from '../auth/authenticate.ts';
 import { checkCsrf, cookieValue, inMode, REFRESH_COOKIE } from '../auth/cookies.ts';
 import { clientOf, completeFirstFactor, type GatewayContext, markRevoked, signIn, tokenResponse } from '../context.ts';
+import { optionalBody } from '../http/bodies.ts';
 import { checkedRedirect } from '../http/redirects.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
@@ -55,20 +57,23 @@ export const signInRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (
     { schema: { tags: ['sign-in'], body: LoginBody, response: { 200: SignInResponse, ...errors } } },
     async (request, reply) => {
       const { email, password } = request.body;
-      const failures = await limits.beginPasswordSignIn(request.ip, projectId, email);
+      // The attempt is claimed before the password is hashed: see beginPasswordSignIn.
+      await limits.beginPasswordSignIn(request.ip, projectId, email);
+      let user: UserRecord;
       try {
-        const { user } = await bus.request(
+        ({ user } = await bus.request(
           'identity.user.authenticate',
           { project_id: projectId, email, password },
           { requestId: request.id },
-        );
-        if (failures > 0) await limits.clearFailures(projectId, email);
-        return await completeFirstFactor(ctx, request, reply, user, ['pwd'], request.body.auth_mode);
+        ));
       } catch (err) {
-        // Counted per email whether or not the account exists: the limit reveals nothing.
-        if (isAppError(err, 'invalid_credentials')) await limits.recordFailure(projectId, email);
+        // A wrong password (or an unknown email: counted alike, so the limit reveals nothing)
+        // keeps its claim as a failure; anything else (banned, unverified, 503) gives it back.
+        if (!isAppError(err, 'invalid_credentials')) await limits.refundAttempt(projectId, email);
         throw err;
       }
+      await limits.clearFailures(projectId, email);
+      return completeFirstFactor(ctx, request, reply, user, ['pwd'], request.body.auth_mode);
     },
   );
 
@@ -87,7 +92,7 @@ export const signInRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (
       }
       const tokens = await bus.request(
         'session.session.refresh',
-        { refresh_token: refreshToken, ...clientOf(request) },
+        { ...clientOf(request), refresh_token: refreshToken },
         { requestId: request.id },
       );
       const user = await bus
@@ -114,10 +119,7 @@ export const signInRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (
   app.post<{ Body: typeof GuestBody.static }>(
     '/auth/guest',
     {
-      // The body is optional: no body means a guest with no name.
-      preValidation: async (request) => {
-        request.body ??= {};
-      },
+      preValidation: optionalBody,
       schema: { tags: ['sign-in'], body: GuestBody, response: { 201: TokenResponse, ...errors } },
     },
     async (request, reply) => {
