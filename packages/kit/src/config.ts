@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 
 /** Argon2id parameters, parsed from `PASSWORD_HASH` (`argon2id:m=19456,t=2,p=1`). */
@@ -45,7 +46,12 @@ export interface Config {
   signingAlg: 'ES256' | 'EdDSA';
   keyRotationDays: number;
   busTimeoutMs: number;
-  trustProxy: boolean;
+  /**
+   * Which proxies in front of the gateway are trusted to report the client's
+   * address in X-Forwarded-For: none (false), the nearest N hops, or those at
+   * the listed addresses/CIDRs. The client is the rightmost untrusted hop.
+   */
+  trustProxy: false | number | string[];
   logLevel: string;
 }
 
@@ -74,6 +80,31 @@ function list(raw: string | undefined): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/**
+ * TRUST_PROXY: `false` (the default), a hop count (`1`: one load balancer in
+ * front; `true` means the same), or a comma-separated list of proxy addresses
+ * and CIDRs (`10.0.0.0/8,fd00::/8`, or proxy-addr's names `loopback`,
+ * `linklocal`, `uniquelocal`). Never "trust whatever the client says": the
+ * leftmost X-Forwarded-For entry is the client's own claim.
+ */
+export function trustProxy(raw: string | undefined): false | number | string[] {
+  const value = raw?.trim().toLowerCase() ?? '';
+  if (['', '0', 'false', 'no', 'off'].includes(value)) return false;
+  if (['true', 'yes', 'on'].includes(value)) return 1;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = list(value);
+  const names = new Set(['loopback', 'linklocal', 'uniquelocal']);
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!(names.has(entry) || (family !== 0 && okBits && extra === undefined))) {
+      throw new ConfigError(`TRUST_PROXY must be false, a hop count, or proxy addresses/CIDRs, got "${entry}"`);
+    }
+  }
+  return entries;
 }
 
 /** Parses `argon2id:m=19456,t=2,p=1`. */
@@ -144,7 +175,7 @@ export function loadConfig(env: Env): Config {
     signingAlg: alg,
     keyRotationDays: int(env, 'KEY_ROTATION_DAYS', 30, 1),
     busTimeoutMs: int(env, 'BUS_TIMEOUT_MS', 5000, 100),
-    trustProxy: bool(env, 'TRUST_PROXY', false),
+    trustProxy: trustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL || 'info',
   };
 }

@@ -52,7 +52,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     logController: new EdgeLogController(log.isLevelEnabled('debug')),
     childLoggerFactory: lazyChildLogger,
     bodyLimit: BODY_LIMIT,
-    trustProxy: config.trustProxy,
+    trustProxy: trustFunction(config.trustProxy),
     // A caller's X-Request-Id is kept (so one sign-in can be followed through every service);
     // otherwise a random id.
     requestIdHeader: 'x-request-id',
@@ -157,6 +157,19 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
       await gateway.app.close();
     },
   };
+}
+
+/**
+ * TRUST_PROXY as Fastify's trust function (proxy-addr: called with each hop,
+ * the socket's peer first, then X-Forwarded-For from right to left; the
+ * client is the first hop not trusted). A hop count trusts the nearest N hops
+ * whatever their address, which is only right when the gateway can be reached
+ * through the proxies alone; Fastify refuses bare hop counts for that reason,
+ * so it is written out here. Addresses and CIDRs are the safer setting.
+ */
+function trustFunction(trust: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return trust;
 }
 
 /** Until the session service answers: the gateway must not serve without the revocation set. */
