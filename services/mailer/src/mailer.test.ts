@@ -155,7 +155,7 @@ describe('mailer', () => {
     assert.equal(queue.deadLetters[0]?.attempts, 3);
   });
 
-  test('without SMTP_URL, writes the mail to the log and as an .eml file in the outbox', async () => {
+  test('without SMTP_URL, writes the mail as an .eml file in the outbox, and only its subject to the log', async () => {
     const outbox = join(tempDir(), 'outbox');
     const lines: string[] = [];
     const log = pino(
@@ -182,7 +182,29 @@ describe('mailer', () => {
     const entry = JSON.parse(lines.find((l) => l.includes('outbox')) as string);
     assert.equal(entry.mail.to, 'ada@example.com');
     assert.equal(entry.mail.subject, 'Confirm your email address for Acme');
-    assert.ok(entry.mail.text.includes(LINK));
+    assert.ok(eml.replace(/=\r\n/g, '').includes('abc123'), 'the outbox has the link (quoted-printable)');
+    // The link carries a live one-time token: no log line may.
+    assert.ok(!lines.some((l) => l.includes(LINK) || l.includes('token=')), lines.join(''));
+  });
+
+  test('without SMTP_URL and without an outbox (stack mode), the mail is not delivered and its body is not logged', async () => {
+    const lines: string[] = [];
+    const log = pino(
+      { level: 'debug' },
+      new Writable({
+        write(chunk, _enc, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+    );
+    const { queue } = await mailer({}, { log });
+    await queue.enqueue(job());
+    await waitFor('the warning', () => lines.some((l) => l.includes('not delivered')));
+    const entry = JSON.parse(lines.find((l) => l.includes('not delivered')) as string);
+    assert.equal(entry.level, 40);
+    assert.equal(entry.mail.to, 'ada@example.com');
+    assert.ok(!lines.some((l) => l.includes(LINK) || l.includes('token=')), lines.join(''));
   });
 
   test('answers its health check while the queue answers its ping, and fails it after', async () => {

@@ -58,7 +58,11 @@ function isPermanent(err: unknown): boolean {
   );
 }
 
-/** SMTP when `smtpUrl` is set; otherwise the log and, with `outboxDir`, .eml files. */
+/**
+ * SMTP when `smtpUrl` is set; otherwise, with `outboxDir` (embedded mode), .eml
+ * files there (mode 600), and without it a warning. The log names the recipient
+ * and subject only.
+ */
 export async function createSender(options: SenderOptions): Promise<Sender> {
   const envelope = (mail: OutgoingMail) => ({
     from: options.from,
@@ -93,9 +97,10 @@ export async function createSender(options: SenderOptions): Promise<Sender> {
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
   return {
     async send(mail, log) {
-      const fields = { to: mail.to, subject: mail.subject, text: mail.text };
+      // Never the body: it holds live one-time tokens (reset, magic link), and logs travel far.
+      const fields = { to: mail.to, subject: mail.subject };
       if (!outboxDir) {
-        log.info({ mail: fields }, 'no SMTP_URL: mail written to the log only');
+        log.warn({ mail: fields }, 'no SMTP_URL: mail not delivered (set SMTP_URL to send it)');
         return;
       }
       const info = await transport.sendMail(envelope(mail));
@@ -103,7 +108,7 @@ export async function createSender(options: SenderOptions): Promise<Sender> {
       // Written under a temporary name, then renamed: a reader never sees half a message.
       await writeFile(`${file}.tmp`, info.message as Buffer, { mode: 0o600 });
       await rename(`${file}.tmp`, file);
-      log.info({ mail: fields, file }, 'no SMTP_URL: mail written to the log and the outbox');
+      log.info({ mail: fields, file }, 'no SMTP_URL: mail written to the outbox');
     },
     close: () => transport.close(),
   };
