@@ -9,6 +9,8 @@ export const TEST_SERVER_ENV = {
   RATE_LIMIT_PER_IP_PER_MINUTE: '30',
   LOGIN_FAILURES_PER_ACCOUNT: '5',
   REFRESH_REUSE_INTERVAL: '2',
+  // How recent a sign-in must be to change sign-in methods: short, so a test can outwait it.
+  RECENT_SIGN_IN_SECONDS: '8',
   LOG_LEVEL: 'warn',
 };
 
@@ -184,6 +186,33 @@ export function authScenarios(name: string, url: () => string): void {
       isError(await c.post('/auth/refresh', { refresh_token: r1.body.refresh_token }), 401, 'invalid_grant');
       isError(await c.get('/auth/session', r1.body.access_token as string), 401, 'unauthorized');
       isError(await c.get('/auth/me', first.access), 401, 'unauthorized');
+    });
+
+    test('two refreshes of one token within the grace window get the same refresh token: one chain only', async () => {
+      const c = client(url());
+      const first = await register(c);
+      const tab1 = await c.post('/auth/refresh', { refresh_token: first.refresh });
+      const tab2 = await c.post('/auth/refresh', { refresh_token: first.refresh });
+      assert.equal(tab1.status, 200, JSON.stringify(tab1.body));
+      assert.equal(tab2.status, 200, JSON.stringify(tab2.body));
+      assert.notEqual(tab1.body.refresh_token, first.refresh);
+      assert.equal(tab2.body.refresh_token, tab1.body.refresh_token);
+      assert.equal(claimsOf(tab2.body.access_token as string).sid, claimsOf(first.access).sid);
+      await new Promise((r) => setTimeout(r, 2600));
+      // Past the 2 s window (REFRESH_REUSE_INTERVAL): the one chain keeps rotating...
+      const r2 = await c.post('/auth/refresh', { refresh_token: tab1.body.refresh_token });
+      assert.equal(r2.status, 200, JSON.stringify(r2.body));
+      assert.notEqual(r2.body.refresh_token, tab1.body.refresh_token);
+      const r3 = await c.post('/auth/refresh', { refresh_token: r2.body.refresh_token });
+      assert.equal(r3.status, 200, JSON.stringify(r3.body));
+      // ...and there is no other: the second tab's token (the same one) is answered with its head.
+      const again = await c.post('/auth/refresh', { refresh_token: tab2.body.refresh_token });
+      assert.equal(again.status, 200, JSON.stringify(again.body));
+      assert.equal(again.body.refresh_token, r3.body.refresh_token);
+      // The first token again: reuse. The session ends, its one chain with it.
+      isError(await c.post('/auth/refresh', { refresh_token: first.refresh }), 401, 'invalid_grant');
+      isError(await c.post('/auth/refresh', { refresh_token: r3.body.refresh_token }), 401, 'invalid_grant');
+      isError(await c.get('/auth/session', r3.body.access_token as string), 401, 'unauthorized');
     });
 
     test('an unknown refresh token is invalid_grant', async () => {

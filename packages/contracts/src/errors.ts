@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'last_login_method',
   'mfa_already_enabled',
   'invalid_challenge',
+  'reauthentication_required',
   'rate_limited',
   'payload_too_large',
   'unsupported_media_type',

@@ -131,6 +131,18 @@ export const MfaStatusResponse = Type.Object({
 export const TotpSetupResponse = Type.Object({ secret: Type.String(), otpauth_url: Type.String() });
 /** A TOTP code, or (disable and regenerate) a recovery code. */
 export const MfaCodeBody = Body({ code: MfaCode });
+/**
+ * Adding or removing a sign-in method needs a recent sign-in (RECENT_SIGN_IN_SECONDS, 5 minutes) or,
+ * after that, proof sent along: the current `password`, or a TOTP or recovery
+ * `code` of a user with TOTP. Otherwise 403 `reauthentication_required`.
+ */
+const StepUp = {
+  password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  code: Type.Optional(MfaCode),
+};
+export const StepUpBody = Body(StepUp);
+/** `code`: the first code of the new secret. A step-up can only be the password here. */
+export const TotpEnableBody = Body({ code: MfaCode, password: StepUp.password });
 export const RecoveryCodesResponse = Type.Object({ recovery_codes: Type.Array(Type.String()) });
 export const PasskeyRegisterVerifyBody = Body({
   response: WebAuthnResponse,

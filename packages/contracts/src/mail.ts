@@ -26,6 +26,7 @@ export const MailTemplateName = Type.Union([
   Type.Literal('invitation'),
   Type.Literal('password_changed'),
   Type.Literal('new_sign_in'),
+  Type.Literal('factor_added'),
 ]);
 export type MailTemplateName = Static<typeof MailTemplateName>;
 
@@ -35,7 +36,8 @@ export type MailTemplateName = Static<typeof MailTemplateName>;
  * - every template: `app_name`, `email`, `name` (may be empty)
  * - verify_email, reset_password, magic_link, invitation: `link`, `expires_in` ("24 hours")
  * - invitation: `role`
- * - password_changed, new_sign_in: `at` (ISO time), `ip`, `user_agent` (may be empty)
+ * - password_changed, new_sign_in, factor_added: `at` (ISO time), `ip`, `user_agent` (may be empty)
+ * - factor_added: `factor` ("A passkey", "An authenticator app"), `factor_name` (may be empty)
  */
 export const MailVars = Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 4096 }));
 

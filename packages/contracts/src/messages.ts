@@ -82,7 +82,7 @@ export const requestSchemas = {
       project_id: Uuid,
       user_id: Uuid,
       password: Type.Optional(Type.String()),
-      /** The caller signed in within the last 5 minutes: enough for a user with no password. */
+      /** The caller signed in within RECENT_SIGN_IN_SECONDS: enough for a user with no password. */
       fresh_sign_in: Type.Boolean(),
     }),
     response: Empty,
@@ -110,8 +110,14 @@ export const requestSchemas = {
     response: Empty,
   },
   [requests.identityResetPassword]: {
+    /**
+     * Ends every session and removes the second factors added in the last
+     * RESET_REMOVES_FACTORS_DAYS (all of them for an address never proven
+     * before) first, then sets the password: a failure before the commit leaves
+     * the link usable. `session_ids`: the sessions it ended.
+     */
     request: Request({ project_id: Uuid, token: OneTimeToken, password: Password, ...Client }),
-    response: Type.Object({ user: UserRecord }),
+    response: Type.Object({ user: UserRecord, session_ids: Type.Array(Uuid) }),
   },
   [requests.identitySendMagicLink]: {
     request: Request({ project_id: Uuid, email: Email, redirect_to: RedirectTo }),
@@ -119,8 +125,13 @@ export const requestSchemas = {
   },
   [requests.identityVerifyMagicLink]: {
     request: Request({ project_id: Uuid, token: OneTimeToken }),
-    /** `created`: the link signed up a new user. */
-    response: Type.Object({ user: UserRecord, created: Type.Boolean() }),
+    /**
+     * `created`: the link signed up a new user. For an account whose address
+     * was never proven before, what was set up before this proof (a password,
+     * second factors, sessions: possibly someone else's) is removed first;
+     * `session_ids` names the sessions that ended.
+     */
+    response: Type.Object({ user: UserRecord, created: Type.Boolean(), session_ids: Type.Array(Uuid) }),
   },
   [requests.identityCreateGuest]: {
     request: Request({ project_id: Uuid, name: Type.Optional(Type.String({ maxLength: 200 })) }),
@@ -174,12 +185,32 @@ export const requestSchemas = {
     /** `until`: epoch milliseconds after which no access token can still carry the id. */
     response: Type.Object({ revoked: Type.Array(Type.Object({ session_id: Uuid, until: Type.Integer() })) }),
   },
-  [requests.sessionJwks]: { request: EmptyRequest, response: Type.Object({ keys: Type.Array(Jwk) }) },
+  [requests.sessionJwks]: {
+    /** `kid`: the key the caller looks for (a token's); the session service re-reads its keys when it does not know it. */
+    request: Request({ kid: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) }),
+    response: Type.Object({ keys: Type.Array(Jwk) }),
+  },
   [requests.sessionHealth]: { request: EmptyRequest, response: Type.Object({ ok: Type.Boolean() }) },
   [requests.identitySetMfa]: {
     /** The mfa service records whether a user has TOTP on, so sign-ins know to challenge. */
     request: Request({ project_id: Uuid, user_id: Uuid, mfa_enabled: Type.Boolean() }),
     response: Type.Object({ user: UserRecord }),
+  },
+  [requests.identityVerifyPassword]: {
+    /** A signed-in user proves it is still them (a step-up): `invalid_credentials` for a wrong password or none. */
+    request: Request({ project_id: Uuid, user_id: Uuid, password: Type.String({ maxLength: 1024 }) }),
+    response: Empty,
+  },
+  [requests.identityFactorAdded]: {
+    /** Mails the user that a sign-in method was added (best effort: a queue failure is logged). */
+    request: Request({
+      project_id: Uuid,
+      user_id: Uuid,
+      factor: Type.Union([Type.Literal('totp'), Type.Literal('passkey')]),
+      name: Type.Optional(Type.String({ maxLength: 100 })),
+      ...Client,
+    }),
+    response: Empty,
   },
   [requests.identityFindUser]: {
     /** The user with this email, or null: for the gateway's passkey sign-in by email. */
@@ -291,6 +322,23 @@ export const requestSchemas = {
     /** `not_found` (also another user's); `last_login_method` when it is the last passkey of a user without a password. */
     request: Type.Composite([UserRef, Type.Object({ passkey_id: Uuid, has_password: Type.Boolean() })], strict),
     response: Empty,
+  },
+  [requests.mfaVerifyCode]: {
+    /** A step-up: a current TOTP code or an unused recovery code of the user (used up). `invalid_code` otherwise. */
+    request: Type.Composite([UserRef, Type.Object({ code: Code })], strict),
+    response: Empty,
+  },
+  [requests.mfaForgetFactors]: {
+    /**
+     * Removes the user's second factors added at or after `added_since` (all
+     * of them without it): TOTP with its recovery codes, and passkeys. The
+     * answer says what went.
+     */
+    request: Type.Composite(
+      [UserRef, Type.Object({ added_since: Type.Optional(Type.String({ format: 'date-time' })) })],
+      strict,
+    ),
+    response: Type.Object({ totp: Type.Boolean(), passkeys: Type.Integer({ minimum: 0 }) }),
   },
   [requests.mfaHealth]: { request: EmptyRequest, response: Type.Object({ ok: Type.Boolean() }) },
   [requests.mailerHealth]: { request: EmptyRequest, response: Type.Object({ ok: Type.Boolean() }) },

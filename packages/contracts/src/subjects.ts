@@ -30,6 +30,8 @@ export const requests = {
   sessionHealth: 'session.health.check',
   identitySetMfa: 'identity.user.set_mfa',
   identityFindUser: 'identity.user.find',
+  identityVerifyPassword: 'identity.password.verify',
+  identityFactorAdded: 'identity.notice.factor_added',
   mfaStatus: 'mfa.status.get',
   mfaTotpSetup: 'mfa.totp.setup',
   mfaTotpEnable: 'mfa.totp.enable',
@@ -43,6 +45,8 @@ export const requests = {
   mfaPasskeyLoginVerify: 'mfa.passkey.login_verify',
   mfaPasskeyList: 'mfa.passkey.list',
   mfaPasskeyDelete: 'mfa.passkey.delete',
+  mfaVerifyCode: 'mfa.code.verify',
+  mfaForgetFactors: 'mfa.factors.forget',
   mfaHealth: 'mfa.health.check',
   mailerHealth: 'mailer.health.check',
 } as const;

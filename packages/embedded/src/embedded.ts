@@ -49,9 +49,17 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
     config,
     log: child('session'),
     secretKey,
+    previousSecretKeys: config.secretKeyPrevious,
   });
   closers.push(() => session.close());
-  const mfa = await startMfa({ bus, db, config, secretKey, log: child('mfa') });
+  const mfa = await startMfa({
+    bus,
+    db,
+    config,
+    secretKey,
+    previousSecretKeys: config.secretKeyPrevious,
+    log: child('mfa'),
+  });
   const mailer = await startMailer({
     bus,
     queue: mail,

@@ -21,8 +21,21 @@ export interface Config {
   publicUrl: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** REDIS_URL: `redis://[user:pass@]host:port` (an ACL user, or `:pass@` for requirepass); `rediss://` for TLS. */
   redisUrl: string | undefined;
+  /** REDIS_TLS_CA: path of a PEM CA file for Redis' certificate (a private CA); implies TLS. */
+  redisTlsCa: string | undefined;
+  /** NATS_URL: comma-separated `nats://` or `tls://` URLs, optionally `user:pass@` or `token@`. */
   natsUrl: string | undefined;
+  /** NATS_NKEY: an nkey user seed (`SU...`), or the path of a file holding one. */
+  natsNkey: string | undefined;
+  /** NATS_CREDS: path of a `.creds` file (decentralized JWT auth). */
+  natsCreds: string | undefined;
+  /** NATS_TLS_CA: path of a PEM CA file for the NATS server's certificate; implies TLS. */
+  natsTlsCa: string | undefined;
+  /** NATS_TLS_CERT + NATS_TLS_KEY: paths of a client certificate and key (mutual TLS). */
+  natsTlsCert: string | undefined;
+  natsTlsKey: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
   /** A directory whose `<template>/{subject.txt,body.html,body.txt}` files override the built-in mail templates. */
@@ -39,10 +52,21 @@ export interface Config {
   redirectAllowlist: string[];
   corsOrigins: string[];
   rateLimitPerIpPerMinute: number;
+  /** POST /auth/refresh per client address per minute (a limit of its own: apps refresh often). */
+  rateLimitRefreshPerIpPerMinute: number;
   loginFailuresPerAccount: number;
+  /** A password reset removes the second factors added in this many days (0: none); a thief's passkey goes with the thief. */
+  resetRemovesFactorsDays: number;
+  /** How recent a sign-in must be to add or remove a sign-in method without sending the password or a code. */
+  recentSignInSeconds: number;
   passwordHash: PasswordHashParams;
   /** 32 bytes that encrypt secrets at rest; undefined only when it must be generated (embedded). */
   secretKey: Buffer | undefined;
+  /**
+   * SECRET_KEY_PREVIOUS: earlier SECRET_KEYs (32 bytes each) that still open what
+   * they sealed, during a rotation; nothing new is sealed under them. Empty by default.
+   */
+  secretKeyPrevious: Buffer[];
   signingAlg: 'ES256' | 'EdDSA';
   keyRotationDays: number;
   busTimeoutMs: number;
@@ -124,6 +148,34 @@ function secretKey(raw: string | undefined): Buffer | undefined {
   return key.subarray(0, 32);
 }
 
+/** SECRET_KEY_PREVIOUS: comma-separated base64 keys, each like SECRET_KEY. */
+function previousSecretKeys(raw: string | undefined): Buffer[] {
+  return list(raw).map((item, i) => {
+    const key = Buffer.from(item, 'base64');
+    if (key.length < 32)
+      throw new ConfigError(`SECRET_KEY_PREVIOUS entry ${i + 1} must be at least 32 random bytes, base64`);
+    return key.subarray(0, 32);
+  });
+}
+
+/** NATS_NKEY, NATS_CREDS and NATS_TLS_*: credentials and TLS files for NATS (read when connecting). */
+function natsSecuritySettings(env: Env) {
+  const nkey = env.NATS_NKEY?.trim() || undefined;
+  const creds = env.NATS_CREDS || undefined;
+  if (nkey && creds) throw new ConfigError('set NATS_NKEY or NATS_CREDS, not both');
+  const cert = env.NATS_TLS_CERT || undefined;
+  const key = env.NATS_TLS_KEY || undefined;
+  if (Boolean(cert) !== Boolean(key)) throw new ConfigError('NATS_TLS_CERT and NATS_TLS_KEY must be set together');
+  return {
+    // A seed stays as given; anything else is a file name.
+    natsNkey: nkey && !/^SU[A-Z2-7]{56}$/.test(nkey) ? resolve(nkey) : nkey,
+    natsCreds: creds ? resolve(creds) : undefined,
+    natsTlsCa: env.NATS_TLS_CA ? resolve(env.NATS_TLS_CA) : undefined,
+    natsTlsCert: cert ? resolve(cert) : undefined,
+    natsTlsKey: key ? resolve(key) : undefined,
+  };
+}
+
 /**
  * The process environment, with the variables of `./.env` (if there is one)
  * added underneath: a variable set in the environment wins over the file, as
@@ -154,7 +206,9 @@ export function loadConfig(env: Env): Config {
     dataDir: resolve(env.DATA_DIR || './.gatehouse'),
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
+    redisTlsCa: env.REDIS_TLS_CA ? resolve(env.REDIS_TLS_CA) : undefined,
     natsUrl: env.NATS_URL || undefined,
+    ...natsSecuritySettings(env),
     smtpUrl: env.SMTP_URL || undefined,
     mailFrom: env.MAIL_FROM || 'Gatehouse <no-reply@localhost>',
     mailTemplatesDir: env.MAIL_TEMPLATES_DIR ? resolve(env.MAIL_TEMPLATES_DIR) : undefined,
@@ -169,9 +223,13 @@ export function loadConfig(env: Env): Config {
     redirectAllowlist: allow.length ? allow : [new URL(publicUrl).origin],
     corsOrigins: list(env.CORS_ORIGINS),
     rateLimitPerIpPerMinute: int(env, 'RATE_LIMIT_PER_IP_PER_MINUTE', 60, 1),
+    rateLimitRefreshPerIpPerMinute: int(env, 'RATE_LIMIT_REFRESH_PER_IP_PER_MINUTE', 300, 1),
     loginFailuresPerAccount: int(env, 'LOGIN_FAILURES_PER_ACCOUNT', 10, 1),
+    resetRemovesFactorsDays: int(env, 'RESET_REMOVES_FACTORS_DAYS', 7, 0),
+    recentSignInSeconds: int(env, 'RECENT_SIGN_IN_SECONDS', 300, 1),
     passwordHash: parsePasswordHash(env.PASSWORD_HASH || 'argon2id:m=19456,t=2,p=1'),
     secretKey: secretKey(env.SECRET_KEY),
+    secretKeyPrevious: previousSecretKeys(env.SECRET_KEY_PREVIOUS),
     signingAlg: alg,
     keyRotationDays: int(env, 'KEY_ROTATION_DAYS', 30, 1),
     busTimeoutMs: int(env, 'BUS_TIMEOUT_MS', 5000, 100),

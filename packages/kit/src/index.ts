@@ -1,6 +1,7 @@
 export { Bus, type EventSubjectName, type MessageContext, type RequestSubjectName } from './bus/bus.ts';
 export { InProcessTransport } from './bus/in-process.ts';
 export { NatsTransport } from './bus/nats.ts';
+export { type NatsSecurity, natsConnectionOptions, natsSecurity } from './bus/nats-options.ts';
 export type { Headers, Transport } from './bus/transport.ts';
 export {
   type Config,
@@ -11,7 +12,7 @@ export {
   parsePasswordHash,
   requireSecretKey,
 } from './config.ts';
-export { connectBus } from './connect.ts';
+export { connectBus, connectNats } from './connect.ts';
 export { AppError, isAppError, unavailable } from './errors.ts';
 export { newId } from './ids.ts';
 export { createLogger, type Logger } from './logger.ts';
@@ -25,7 +26,8 @@ export {
   PermanentMailError,
 } from './mail-queue/policy.ts';
 export type { MailDelivery, MailQueue } from './mail-queue/queue.ts';
-export { seal, unseal } from './sealed.ts';
+export { type RedisSecurityOptions, redisOptions } from './redis.ts';
+export { isSealedUnderPrimary, KeyRing, keyId, seal, sealedKeyId, UnsealError, unseal } from './sealed.ts';
 export { Shutdown } from './shutdown.ts';
 export { validate } from './validation.ts';
 export { waitFor } from './wait.ts';

@@ -30,6 +30,7 @@ test('migrating again is a no-op, with bookkeeping of its own beside any other s
       'mfa_migration_lock',
       'mfa_passkeys',
       'mfa_recovery_codes',
+      'mfa_recovery_keys',
       'mfa_totp',
       'mfa_webauthn_challenges',
     ],

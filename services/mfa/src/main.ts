@@ -21,6 +21,13 @@ shutdown.add('bus', () => bus.transport.close());
 
 // Postgres may start after us (compose, a pod restart): wait for it, as connectBus waits for NATS.
 await waitFor('Postgres', () => migrate(db), log);
-const service = await startMfa({ bus, db, config, secretKey, log });
+const service = await startMfa({
+  bus,
+  db,
+  config,
+  secretKey,
+  previousSecretKeys: config.secretKeyPrevious,
+  log,
+});
 shutdown.add('mfa', () => service.close());
 log.info('mfa ready');

@@ -61,7 +61,13 @@ function userRecord(projectId: string, userId: string, mfaEnabled: boolean): Use
  * owner to drop); by default a fresh PGlite database is made and dropped.
  */
 export async function startTestMfa(
-  options: { database?: TestDatabase<MfaDatabase>; corsOrigins?: string } = {},
+  options: {
+    database?: TestDatabase<MfaDatabase>;
+    corsOrigins?: string;
+    /** SECRET_KEY and SECRET_KEY_PREVIOUS; a random SECRET_KEY by default. */
+    secretKey?: Buffer;
+    previousSecretKeys?: Buffer[];
+  } = {},
 ): Promise<TestMfa> {
   const database = options.database ?? (await openPgliteTestDatabase<MfaDatabase>(migrate));
   const bus = new Bus(new InProcessTransport(), silentLog, { timeoutMs: 15_000 });
@@ -94,7 +100,8 @@ export async function startTestMfa(
     bus,
     db: database.db,
     config,
-    secretKey: randomBytes(32),
+    secretKey: options.secretKey ?? randomBytes(32),
+    previousSecretKeys: options.previousSecretKeys ?? [],
     log: silentLog,
     clock: clock.now,
   });

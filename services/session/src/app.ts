@@ -1,10 +1,12 @@
-import type { Bus, Config, Logger } from '@gatehouse/kit';
+import { type Bus, type Config, KeyRing, type Logger } from '@gatehouse/kit';
 import { registerKeyHandlers } from './keys/keys.handlers.ts';
 import { KeyService } from './keys/keys.service.ts';
 import { registerSessionHandlers } from './sessions/sessions.handlers.ts';
 import { SessionService } from './sessions/sessions.service.ts';
 import type { SessionStore } from './sessions/sessions.store.ts';
+import { refreshChainKey } from './sessions/sessions.tokens.ts';
 
+export { type ResealedKey, resealSigningKeys } from './keys/keys.reseal.ts';
 export { MemorySessionStore } from './sessions/sessions.store.memory.ts';
 export { RedisSessionStore } from './sessions/sessions.store.redis.ts';
 export type { SessionStore } from './sessions/sessions.store.ts';
@@ -14,8 +16,10 @@ export interface SessionDeps {
   store: SessionStore;
   config: Config;
   log: Logger;
-  /** SECRET_KEY: seals the private signing keys at rest. */
+  /** SECRET_KEY: seals the private signing keys at rest, and keys the refresh-token chain (through HKDF). */
   secretKey: Buffer;
+  /** SECRET_KEY_PREVIOUS, during a SECRET_KEY rotation: still opens the signing keys sealed under them. */
+  previousSecretKeys?: readonly Buffer[];
   now?: () => number;
 }
 
@@ -36,7 +40,7 @@ export async function startSession(
   const now = deps.now ?? Date.now;
   const keys = new KeyService({
     store,
-    secretKey: deps.secretKey,
+    keyRing: new KeyRing(deps.secretKey, deps.previousSecretKeys),
     alg: config.signingAlg,
     rotationDays: config.keyRotationDays,
     accessTokenTtl: config.accessTokenTtl,
@@ -51,6 +55,7 @@ export async function startSession(
   const sessions = new SessionService({
     store,
     signer: keys,
+    chainKey: refreshChainKey(deps.secretKey),
     config,
     log,
     now,

@@ -67,11 +67,13 @@ test('reloads the keys when a token names a kid it has not seen (a rotation)', a
   let published = [k1.jwk];
   let loads = 0;
   let now = Date.now();
+  const askedFor: (string | undefined)[] = [];
   const verifier = new TokenVerifier({
     issuer: ISS,
     now: () => now,
-    source: async () => {
+    source: async (kid) => {
       loads++;
+      askedFor.push(kid);
       return published;
     },
   });
@@ -82,4 +84,34 @@ test('reloads the keys when a token names a kid it has not seen (a rotation)', a
   const claims = await verifier.verify(await k2.sign({}, exp), AUD);
   assert.equal(claims.sub, SUB);
   assert.equal(loads, 2);
+  // The unknown kid is named, so the session service reads it through rather than answering from its cache.
+  assert.deepEqual(askedFor, [undefined, 'k2']);
+});
+
+test('the published JWKS is served from memory, reloaded once a minute old or on a rotation', async () => {
+  const k1 = await keyPair('k1');
+  const k2 = await keyPair('k2');
+  let now = Date.now();
+  let calls = 0;
+  let keys = [k1.jwk];
+  const verifier = new TokenVerifier({
+    issuer: ISS,
+    now: () => now,
+    source: async () => {
+      calls++;
+      return keys;
+    },
+  });
+  assert.deepEqual(await verifier.jwks(), [k1.jwk]);
+  for (let i = 0; i < 50; i++) await verifier.jwks();
+  assert.equal(calls, 1, 'one load for many reads');
+  keys = [k2.jwk, k1.jwk];
+  now += 30_000;
+  assert.deepEqual(await verifier.jwks(), [k1.jwk], 'not reloaded within the minute');
+  await verifier.refreshKeys(); // what a rotation event does
+  assert.deepEqual(await verifier.jwks(), [k2.jwk, k1.jwk]);
+  keys = [k2.jwk];
+  now += 61_000;
+  assert.deepEqual(await verifier.jwks(), [k2.jwk], 'reloaded once a minute old');
+  assert.equal(calls, 3);
 });

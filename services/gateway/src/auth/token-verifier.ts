@@ -2,11 +2,17 @@ import { type AccessClaims, AccessClaims as AccessClaimsSchema, type Jwk } from 
 import { AppError, validate } from '@gatehouse/kit';
 import { createLocalJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
 
-/** Where the verifier gets the public keys from (the session service's JWKS over the bus). */
-export type JwksSource = () => Promise<Jwk[]>;
+/**
+ * Where the verifier gets the public keys from (the session service's JWKS
+ * over the bus). `kid`: a key it looks for and does not know yet, which the
+ * source may read through for.
+ */
+export type JwksSource = (kid?: string) => Promise<Jwk[]>;
 
 const MAX_CACHED_TOKENS = 50_000;
 const JWKS_REFRESH_MIN_INTERVAL_MS = 5_000;
+/** The published JWKS is served from memory, and reloaded when older than this (or on a rotation event). */
+const JWKS_MAX_AGE_MS = 60_000;
 
 /**
  * Verifies access tokens locally: no call to another service per request.
@@ -24,6 +30,7 @@ export class TokenVerifier {
   readonly #cache = new Map<string, AccessClaims>();
   #keys: JWTVerifyGetKey | undefined;
   #kids = new Set<string>();
+  #published: Jwk[] | undefined;
   #lastRefresh = 0;
   #refreshing: Promise<void> | undefined;
 
@@ -34,19 +41,31 @@ export class TokenVerifier {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Loads the JWKS now (at start, and when the session service announces a rotation). */
-  async refreshKeys(): Promise<void> {
+  /** Loads the JWKS now (at start, and when the session service announces a rotation to `kid`). */
+  async refreshKeys(kid?: string): Promise<void> {
     this.#refreshing ??= (async () => {
       try {
-        const keys = await this.#source();
+        const keys = await this.#source(kid);
         this.#keys = createLocalJWKSet({ keys });
         this.#kids = new Set(keys.map((k) => k.kid));
+        this.#published = keys;
         this.#lastRefresh = this.#now();
       } finally {
         this.#refreshing = undefined;
       }
     })();
     return this.#refreshing;
+  }
+
+  /**
+   * The public keys, as `/.well-known/jwks.json` publishes them: the ones this
+   * gateway verifies with, reloaded once they are a minute old (a rotation
+   * reloads them at once), so a busy JWKS endpoint does not reach the session
+   * service, nor Redis, per call.
+   */
+  async jwks(): Promise<Jwk[]> {
+    if (!this.#published || this.#now() - this.#lastRefresh > JWKS_MAX_AGE_MS) await this.refreshKeys();
+    return this.#published ?? [];
   }
 
   /**
@@ -87,7 +106,7 @@ export class TokenVerifier {
     // A kid we have not seen: the session service may have rotated. Reload, but
     // not more often than every few seconds, so junk tokens cannot hammer it.
     if (kid && !this.#kids.has(kid) && this.#now() - this.#lastRefresh > JWKS_REFRESH_MIN_INTERVAL_MS) {
-      await this.refreshKeys();
+      await this.refreshKeys(kid);
     }
     try {
       const { payload } = await jwtVerify(token, this.#keys as JWTVerifyGetKey, {

@@ -103,6 +103,18 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('mfa_passkeys_user_idx').on('mfa_passkeys').column('user_id').execute();
     },
   },
+  '0002_recovery_code_keys': {
+    async up(db: AnyDb) {
+      // Recovery-code HMAC keys of earlier SECRET_KEYs, sealed under the current one, so that
+      // codes issued before a rotation keep working once the old key is gone (`keys rotate`).
+      await db.schema
+        .createTable('mfa_recovery_keys')
+        .addColumn('kid', 'text', (c) => c.primaryKey())
+        .addColumn('key_sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+    },
+  },
 };
 
 /** The mfa schema's advisory lock; identity's is 0x67617465 ('gate'). */

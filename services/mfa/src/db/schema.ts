@@ -15,7 +15,7 @@ type JsonList = ColumnType<string[], string, string>;
 export interface TotpTable {
   project_id: string;
   user_id: string;
-  /** The enabled secret, sealed (AES-256-GCM under SECRET_KEY); null while only a setup is pending. */
+  /** The enabled secret, sealed (AES-256-GCM under SECRET_KEY, `v2.<kid>.` or legacy `v1.`); null while only a setup is pending. */
   secret_sealed: string | null;
   /** A setup's secret, sealed, until a valid code enables it; a new setup replaces it. */
   pending_secret_sealed: string | null;
@@ -29,9 +29,20 @@ export interface RecoveryCodesTable {
   id: string;
   project_id: string;
   user_id: string;
-  /** HMAC-SHA256 (hex) of the normalized code, under a key derived from SECRET_KEY. */
+  /** HMAC-SHA256 (hex) of the normalized code, under a key derived from SECRET_KEY (or an earlier one: see RecoveryKeysTable). */
   code_hash: string;
   used_at: Date | null;
+  created_at: CreatedAt;
+}
+
+/**
+ * The recovery-code HMAC key of an earlier SECRET_KEY (named by its `keyId`),
+ * sealed under the current one: written by `keys rotate`, so that codes hashed
+ * under it still verify once that SECRET_KEY is gone.
+ */
+export interface RecoveryKeysTable {
+  kid: string;
+  key_sealed: string;
   created_at: CreatedAt;
 }
 
@@ -89,6 +100,7 @@ export interface PasskeysTable {
 export interface MfaDatabase {
   mfa_totp: TotpTable;
   mfa_recovery_codes: RecoveryCodesTable;
+  mfa_recovery_keys: RecoveryKeysTable;
   mfa_challenges: ChallengesTable;
   mfa_webauthn_challenges: WebAuthnChallengesTable;
   mfa_passkeys: PasskeysTable;

@@ -18,7 +18,7 @@ export interface TotpServiceDeps {
 const invalidCode = () => new AppError('invalid_code', 'the code is wrong, expired or already used');
 
 /** The sealing context binds a sealed secret to its user: it cannot be copied to another row. */
-const sealContext = (ref: UserRef) => `mfa_totp:${ref.projectId}:${ref.userId}`;
+export const totpSealContext = (ref: UserRef) => `mfa_totp:${ref.projectId}:${ref.userId}`;
 
 /**
  * TOTP (RFC 6238) and its recovery codes: setup, enable, disable, regenerate,
@@ -53,7 +53,7 @@ export class TotpService {
     const row = await this.#store.get(ref);
     if (row?.secret_sealed) throw new AppError('mfa_already_enabled', 'TOTP is already enabled; disable it first');
     const secret = newTotpSecret();
-    await this.#store.savePending(ref, seal(this.#keys.seal, secret, sealContext(ref)));
+    await this.#store.savePending(ref, seal(this.#keys.seal, secret, totpSealContext(ref)));
     return { secret, otpauthUrl: otpauthUrl(secret, accountName) };
   }
 
@@ -150,11 +150,19 @@ export class TotpService {
     return step !== null && (await this.#store.acceptStep(ref, step));
   }
 
-  /** A recovery code, once: true when it was an unused code of this user with TOTP on. */
+  /**
+   * A recovery code, once: true when it was an unused code of this user with
+   * TOTP on. A code issued before a SECRET_KEY rotation is stored under an
+   * earlier key, so the code is looked up under each accepted key; regenerated
+   * codes are stored under the current one.
+   */
   async useRecoveryCode(ref: UserRef, typedCode: string): Promise<boolean> {
     const code = normalizeRecoveryCode(typedCode);
     if (!code) return false;
-    return this.#store.useRecoveryCode(ref, this.#hash(ref, code));
+    const hashes = this.#keys.recoveryCodesAccepted.map((key) =>
+      hashRecoveryCode(key, ref.projectId, ref.userId, code),
+    );
+    return this.#store.useRecoveryCode(ref, hashes);
   }
 
   #newRecoveryCodes(): string[] {
@@ -166,6 +174,6 @@ export class TotpService {
   }
 
   #unseal(ref: UserRef, sealed: string): string {
-    return unseal(this.#keys.seal, sealed, sealContext(ref));
+    return unseal(this.#keys.seal, sealed, totpSealContext(ref));
   }
 }

@@ -35,8 +35,11 @@ export interface TotpStore {
   undoEnable(ref: UserRef, sealed: string): Promise<void>;
   /** Records `step` as the last used one; false when it is not newer than the recorded one (a replay). */
   acceptStep(ref: UserRef, step: number): Promise<boolean>;
-  /** Uses up an unused recovery code; false when there is none with that hash. */
-  useRecoveryCode(ref: UserRef, codeHash: string): Promise<boolean>;
+  /**
+   * Uses up an unused recovery code; false when there is none with one of
+   * these hashes (the code's hash under each key it may have been issued under).
+   */
+  useRecoveryCode(ref: UserRef, codeHashes: readonly string[]): Promise<boolean>;
   /** Replaces every recovery code of the user; the old ones stop working. */
   replaceRecoveryCodes(ref: UserRef, codeHashes: string[]): Promise<void>;
   countUnusedRecoveryCodes(ref: UserRef): Promise<number>;
@@ -135,14 +138,15 @@ export class PostgresTotpStore implements TotpStore {
     return updated.numUpdatedRows > 0n;
   }
 
-  async useRecoveryCode(ref: UserRef, codeHash: string): Promise<boolean> {
+  async useRecoveryCode(ref: UserRef, codeHashes: readonly string[]): Promise<boolean> {
+    if (codeHashes.length === 0) return false;
     const updated = await withDatabaseErrors(() =>
       this.#db
         .updateTable('mfa_recovery_codes')
         .set({ used_at: sql<Date>`now()` })
         .where('project_id', '=', ref.projectId)
         .where('user_id', '=', ref.userId)
-        .where('code_hash', '=', codeHash)
+        .where('code_hash', 'in', codeHashes)
         .where('used_at', 'is', null)
         .executeTakeFirst(),
     );

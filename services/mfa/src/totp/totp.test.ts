@@ -58,7 +58,7 @@ describe('TOTP setup', () => {
       .selectAll()
       .where('user_id', '=', user.user_id)
       .executeTakeFirstOrThrow();
-    assert.match(row.pending_secret_sealed ?? '', /^v1\./);
+    assert.match(row.pending_secret_sealed ?? '', /^v2\./);
     assert.ok(!JSON.stringify(row).includes(secret));
   });
 

@@ -5,7 +5,9 @@ import type { EventOf } from '@gatehouse/contracts';
 import { Bus, createLogger, InProcessTransport, isAppError, loadConfig } from '@gatehouse/kit';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { startSession } from '../app.ts';
+import { MAX_CHAIN_WALK } from './sessions.service.ts';
 import { MemorySessionStore } from './sessions.store.memory.ts';
+import { childToken, refreshChainKey } from './sessions.tokens.ts';
 
 const log = createLogger({ service: 'test', level: 'silent' });
 const PUBLIC_URL = 'https://auth.example.test';
@@ -15,14 +17,9 @@ async function harness(env: Record<string, string> = {}) {
   const clock = { now: Date.UTC(2025, 0, 1) };
   const config = loadConfig({ PUBLIC_URL, ACCESS_TOKEN_TTL: '900', REFRESH_REUSE_INTERVAL: '10', ...env });
   const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 2000 });
-  const service = await startSession({
-    bus,
-    store: new MemorySessionStore(),
-    config,
-    log,
-    secretKey: randomBytes(32),
-    now: () => clock.now,
-  });
+  const secretKey = randomBytes(32);
+  const store = new MemorySessionStore();
+  const service = await startSession({ bus, store, config, log, secretKey, now: () => clock.now });
   const revoked: EventOf<'events.session.revoked'>[] = [];
   const rotated: string[] = [];
   bus.subscribe('events.session.revoked', (event) => void revoked.push(event));
@@ -45,7 +42,9 @@ async function harness(env: Record<string, string> = {}) {
     });
   };
   const kids = async () => (await bus.request('session.jwks.get', {})).keys.map((k) => k.kid);
-  return { bus, clock, service, revoked, rotated, signIn, verify, kids, config };
+  const refresh = (token: string) => bus.request('session.session.refresh', { refresh_token: token });
+  const refused = (token: string) => assert.rejects(refresh(token), (err) => isAppError(err, 'invalid_grant'));
+  return { bus, clock, service, revoked, rotated, signIn, verify, kids, config, secretKey, refresh, refused };
 }
 
 describe('session service', () => {
@@ -124,6 +123,73 @@ describe('session service', () => {
     assert.notEqual(sessions[0]?.id, created.session_id);
     const { revoked } = await h.bus.request('session.revocation.list', {});
     assert.deepEqual(revoked, [{ session_id: created.session_id, until }]);
+  });
+
+  test('two refreshes of one token within the window get the same refresh token: one chain, which lives on', async () => {
+    const h = await harness();
+    const userId = randomUUID();
+    const created = await h.signIn(userId);
+    h.clock.now += 1_000;
+    const tab1 = await h.refresh(created.refresh_token);
+    // The successor is HMAC-SHA256 of the token under the key HKDF derives from SECRET_KEY.
+    assert.equal(tab1.refresh_token, childToken(refreshChainKey(h.secretKey), created.refresh_token));
+    assert.match(tab1.refresh_token, /^[A-Za-z0-9_-]{43}$/);
+    h.clock.now += 2_000;
+    const tab2 = await h.refresh(created.refresh_token);
+    assert.equal(tab2.refresh_token, tab1.refresh_token);
+    assert.equal(tab2.session_id, created.session_id);
+    assert.notEqual(tab2.access_token, tab1.access_token); // a fresh access token for the same session
+    assert.equal((await h.verify(tab2.access_token, tab2.project_id)).payload.sid, created.session_id);
+
+    h.clock.now += 10_000; // the first token's window has closed
+    const next = await h.refresh(tab1.refresh_token);
+    assert.notEqual(next.refresh_token, tab1.refresh_token);
+    // The second tab holds the same token as the first: it follows the one chain.
+    assert.equal((await h.refresh(tab2.refresh_token)).refresh_token, next.refresh_token);
+    await h.refused(created.refresh_token); // the first token again: reuse, the session ends
+    await h.refused(next.refresh_token);
+    assert.deepEqual(
+      h.revoked.map((e) => [e.session_ids, e.reason]),
+      [[[created.session_id], 'refresh_token_reuse']],
+    );
+  });
+
+  test('a tab that had moved on twice: the other tab’s old token is answered with the chain’s current one', async () => {
+    const h = await harness();
+    const created = await h.signIn();
+    const r1 = await h.refresh(created.refresh_token);
+    h.clock.now += 1_000;
+    const r2 = await h.refresh(r1.refresh_token);
+    h.clock.now += 1_000;
+    const r3 = await h.refresh(r2.refresh_token);
+    h.clock.now += 1_000;
+    const late = await h.refresh(created.refresh_token);
+    assert.equal(late.refresh_token, r3.refresh_token);
+    assert.equal(late.session_id, created.session_id);
+    assert.equal((await h.refresh(r1.refresh_token)).refresh_token, r3.refresh_token);
+    const r4 = await h.refresh(r3.refresh_token);
+    assert.notEqual(r4.refresh_token, r3.refresh_token);
+    assert.equal(h.revoked.length, 0);
+  });
+
+  test(`the walk is bounded: ${MAX_CHAIN_WALK} rotations within a window are followed, one more ends the session`, async () => {
+    const h = await harness();
+    const created = await h.signIn();
+    const chain = [created.refresh_token];
+    for (let n = 0; n < MAX_CHAIN_WALK; n++) {
+      h.clock.now += 100;
+      chain.push((await h.refresh(chain.at(-1) as string)).refresh_token);
+    }
+    h.clock.now += 100;
+    assert.equal((await h.refresh(created.refresh_token)).refresh_token, chain.at(-1));
+    const beyond = await h.refresh(chain.at(-1) as string);
+    // Still within the first token's window, but too far down: not two tabs. The session goes.
+    await h.refused(created.refresh_token);
+    await h.refused(beyond.refresh_token);
+    assert.deepEqual(
+      h.revoked.map((e) => [e.session_ids, e.reason]),
+      [[[created.session_id], 'refresh_token_reuse']],
+    );
   });
 
   test('unknown refresh tokens are invalid_grant, and so are tokens past the idle lifetime', async () => {

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AccessClaims, EventOf, RequestOf, ResponseOf, SessionInfo } from '@gatehouse/contracts';
 import { AppError, type Config, type Logger, newId } from '@gatehouse/kit';
 import type { Revocation, SessionRecord, SessionStore } from './sessions.store.ts';
+import { childToken, hashToken } from './sessions.tokens.ts';
 
 type Lifetimes = Pick<
   Config,
@@ -13,6 +14,8 @@ export interface SessionServiceDeps {
   store: SessionStore;
   signer: { sign(claims: AccessClaims): Promise<string> };
   config: Lifetimes;
+  /** The 32-byte refresh-chain key (`refreshChainKey(SECRET_KEY)`): a rotated token's successor is HMAC(key, token). */
+  chainKey: Buffer;
   /** Called once a revocation is stored and before the caller is answered: the app publishes the event. */
   onRevoked: (event: RevokedEvent) => Promise<void>;
   log: Logger;
@@ -24,8 +27,12 @@ export interface SessionServiceDeps {
 /** Verifiers may accept a token up to this long past `exp`; a revocation entry outlives that too. */
 const SKEW_MS = 60_000;
 
-/** SHA-256 of a refresh token: the only form in which it is stored. */
-export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+/**
+ * A rotated token presented within the grace window is answered with the
+ * chain's active token, found at most this many rotations below it; a chain
+ * that rotated more often than that within one window is not two tabs.
+ */
+export const MAX_CHAIN_WALK = 8;
 
 /**
  * The rules of sessions: opening one, refresh-token rotation with reuse
@@ -67,37 +74,53 @@ export class SessionService {
   }
 
   /**
-   * Exchanges a refresh token for new tokens (rotation). Throws `invalid_grant`
-   * for an unknown, expired or revoked token or session; a rotated token
-   * presented after the grace window also revokes its whole session first.
+   * Exchanges a refresh token for new tokens (rotation). The new refresh token
+   * is the presented one's child in the chain. A token rotated less than the
+   * grace window ago (two tabs refreshing at once) is answered with the
+   * chain's current token instead, found by walking down from it, so a session
+   * never has two live chains. Throws `invalid_grant` for an unknown, expired
+   * or revoked token or session; a rotated token presented after the grace
+   * window, or one whose chain cannot be followed (see RefreshOutcome, and
+   * MAX_CHAIN_WALK), also revokes its whole session first.
    */
   async refresh(input: RequestOf<'session.session.refresh'>): Promise<ResponseOf<'session.session.refresh'>> {
     const { config, store, now } = this.#d;
     const at = now();
-    const next = this.#newRefreshToken();
-    const outcome = await store.refresh({
-      presentedHash: hashToken(input.refresh_token),
-      nextHash: hashToken(next),
-      now: at,
-      graceMs: config.refreshReuseInterval * 1000,
-      idleMs: config.refreshTokenTtl * 1000,
-      ip: input.ip,
-      userAgent: input.user_agent,
-      revokedUntil: this.#revokedUntil(at),
-    });
-    if (outcome.kind === 'reused') {
-      // Someone replayed a retired token: either the client or a thief holds a
-      // copy, and we cannot tell which, so the whole session goes (RFC 9700 4.14.2).
-      this.#d.log.warn(
-        { session_id: outcome.sessionId, user_id: outcome.userId },
-        'refresh token reuse: session revoked',
-      );
-      await this.#revoked(outcome.userId, [outcome.sessionId], at, 'refresh_token_reuse');
+    let token = input.refresh_token;
+    let sessionId = '';
+    for (let step = 0; step < MAX_CHAIN_WALK; step++) {
+      const child = childToken(this.#d.chainKey, token);
+      const outcome = await store.refresh({
+        presentedHash: hashToken(token),
+        childHash: hashToken(child),
+        now: at,
+        graceMs: config.refreshReuseInterval * 1000,
+        idleMs: config.refreshTokenTtl * 1000,
+        ip: input.ip,
+        userAgent: input.user_agent,
+        revokedUntil: this.#revokedUntil(at),
+      });
+      if (outcome.kind === 'rotated' || outcome.kind === 'current') {
+        const { session } = outcome;
+        const tokens = await this.#tokens(session, child, at);
+        return { ...tokens, user_id: session.user_id, project_id: session.project_id };
+      }
+      if (outcome.kind === 'invalid') throw invalidGrant();
+      if (outcome.kind === 'reused') {
+        // Someone replayed a retired token: either the client or a thief holds a
+        // copy, and we cannot tell which, so the whole session goes (RFC 9700 4.14.2).
+        // A chain we cannot follow is treated the same: failing open could fork it.
+        await this.#reuse(outcome.userId, outcome.sessionId, outcome.cause, at);
+        throw invalidGrant();
+      }
+      // descend: that child was rotated too, within the window; its child is next.
+      token = child;
+      sessionId = outcome.sessionId;
     }
-    if (outcome.kind !== 'rotated') throw new AppError('invalid_grant', 'the refresh token is invalid or expired');
-    const { session } = outcome;
-    const tokens = await this.#tokens(session, next, at);
-    return { ...tokens, user_id: session.user_id, project_id: session.project_id };
+    // Rotated more than MAX_CHAIN_WALK times within one window: not two tabs. Fail closed.
+    const ownerId = await store.revokeSession(sessionId, { until: this.#revokedUntil(at), now: at });
+    if (ownerId !== null) await this.#reuse(ownerId, sessionId, 'walk_bound', at);
+    throw invalidGrant();
   }
 
   /**
@@ -153,10 +176,16 @@ export class SessionService {
     return at + this.#d.config.accessTokenTtl * 1000 + SKEW_MS;
   }
 
+  async #reuse(userId: string, sessionId: string, cause: string, at: number): Promise<void> {
+    this.#d.log.warn({ session_id: sessionId, user_id: userId, cause }, 'refresh token reuse: session revoked');
+    await this.#revoked(userId, [sessionId], at, 'refresh_token_reuse');
+  }
+
   async #revoked(userId: string, sessionIds: string[], at: number, reason: string): Promise<void> {
     await this.#d.onRevoked({ user_id: userId, session_ids: sessionIds, until: this.#revokedUntil(at), reason });
   }
 
+  /** A session's first refresh token; every later one is derived (sessions.tokens.ts). */
   #newRefreshToken(): string {
     // 256 bits: guessing is hopeless, so a plain SHA-256 (no salt, no slow hash) is enough to store it.
     return this.#random(32).toString('base64url');
@@ -178,4 +207,8 @@ export class SessionService {
     });
     return { access_token: accessToken, expires_in: ttl, refresh_token: refreshToken, session_id: session.id };
   }
+}
+
+function invalidGrant(): AppError {
+  return new AppError('invalid_grant', 'the refresh token is invalid or expired');
 }

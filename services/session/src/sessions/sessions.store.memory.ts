@@ -57,27 +57,33 @@ export class MemorySessionStore implements SessionStore {
     return live.sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? 1 : -1));
   }
 
+  /** One step, as the REFRESH script in sessions.store.redis.lua.ts decides it (see there). */
   async refresh(input: RefreshInput): Promise<RefreshOutcome> {
     const { now } = input;
     const record = this.#tokens.get(input.presentedHash);
     if (!record || record.expiresAt <= now) return { kind: 'invalid' };
     const session = this.#sessions.get(record.sessionId);
     if (!session || !isLive(session, now)) return { kind: 'invalid' };
+    const child = this.#tokens.get(input.childHash);
+    const reused = (cause: 'replayed' | 'broken_chain'): RefreshOutcome => {
+      this.#revoke(session, input.revokedUntil, now);
+      return { kind: 'reused', sessionId: session.id, userId: session.user_id, cause };
+    };
     if (record.state === 'rotated') {
-      if (now - record.rotatedAt > input.graceMs) {
-        this.#revoke(session, input.revokedUntil, now);
-        return { kind: 'reused', sessionId: session.id, userId: session.user_id };
-      }
+      if (now - record.rotatedAt > input.graceMs) return reused('replayed');
       // Within the grace window: leave rotated_at alone, so the window does not slide.
-    } else {
-      Object.assign(record, { state: 'rotated', rotatedAt: now, expiresAt: session.expires_at });
+      if (!child || child.sessionId !== session.id || child.expiresAt <= now) return reused('broken_chain');
+      if (child.state === 'rotated') return { kind: 'descend', sessionId: session.id };
+      // The child is the active token: hand it out again, store nothing new.
+      this.#touch(session, input);
+      return { kind: 'current', session: copy(session) };
     }
+    if (child) return reused('broken_chain');
+    Object.assign(record, { state: 'rotated', rotatedAt: now, expiresAt: session.expires_at });
     const tokenExpiresAt = Math.min(now + input.idleMs, session.expires_at);
-    this.#addToken(session.id, input.nextHash, tokenExpiresAt);
-    session.last_used_at = now;
+    this.#addToken(session.id, input.childHash, tokenExpiresAt);
     session.idle_expires_at = tokenExpiresAt;
-    if (input.ip) session.ip = input.ip;
-    if (input.userAgent) session.user_agent = input.userAgent;
+    this.#touch(session, input);
     this.#wrote(now);
     return { kind: 'rotated', session: copy(session) };
   }
@@ -116,16 +122,29 @@ export class MemorySessionStore implements SessionStore {
     return [...this.#keys.values()].map((k) => structuredClone(k));
   }
 
-  async activateKey(key: StoredKey, expectedActiveKid: string | null, now: number): Promise<boolean> {
+  async activateKey(key: StoredKey, expectedActiveKid: string | null, now: number, publishUntil: number) {
     const active = [...this.#keys.values()].find((k) => k.retired_at === null);
     if ((active?.kid ?? null) !== expectedActiveKid) return false;
-    if (active) active.retired_at = now;
-    this.#keys.set(key.kid, { ...structuredClone(key), retired_at: null });
+    if (active) Object.assign(active, { retired_at: now, publish_until: publishUntil });
+    this.#keys.set(key.kid, { ...structuredClone(key), retired_at: null, publish_until: null });
     return true;
   }
 
   async deleteKey(kid: string): Promise<void> {
     if (this.#keys.get(kid)?.retired_at !== null) this.#keys.delete(kid);
+  }
+
+  async resealKey(kid: string, expectedSealed: string, sealed: string): Promise<boolean> {
+    const key = this.#keys.get(kid);
+    if (key?.sealed_private !== expectedSealed) return false;
+    key.sealed_private = sealed;
+    return true;
+  }
+
+  #touch(session: SessionRecord, input: RefreshInput): void {
+    session.last_used_at = input.now;
+    if (input.ip) session.ip = input.ip;
+    if (input.userAgent) session.user_agent = input.userAgent;
   }
 
   #addToken(sessionId: string, hash: string, expiresAt: number): void {

@@ -42,10 +42,13 @@ describe('redis session store', () => {
     const first = randomBytes(32).toString('hex');
     await store.createSession(s, first);
     const next = randomBytes(32).toString('hex');
-    const step = { presentedHash: first, nextHash: next, now, graceMs: 10_000, idleMs: 30_000, revokedUntil: now };
+    const step = { presentedHash: first, childHash: next, now, graceMs: 10_000, idleMs: 30_000, revokedUntil: now };
     assert.equal((await store.refresh(step)).kind, 'rotated');
+    // The same token again within the window: answered with the same child, no new record.
+    assert.equal((await store.refresh({ ...step, now: now + 1 })).kind, 'current');
     const keys = await redis.keys(`${prefix}*`);
     assert.equal(keys.length, 5); // session, two token records, family, user index
+    assert.deepEqual(await redis.smembers(`${prefix}sf:${s.id}`).then((f) => f.sort()), [first, next].sort());
     for (const key of keys) {
       const ttl = await redis.pttl(key);
       assert.ok(ttl > 0 && ttl <= 60_000, `${key} has ttl ${ttl}`);

@@ -5,7 +5,10 @@
  *
  * Keys under the prefix `p`:
  *   s:<sid>      hash   the session; TTL = its idle deadline (never past its absolute expiry)
- *   rt:<sha256>  hash   a refresh-token record {sid, state, rotated_at, expires_at}
+ *   rt:<sha256>  hash   a refresh-token record {sid, state, rotated_at, expires_at}; state is
+ *                       'active' (one per session) or 'rotated'. A token's successor is its
+ *                       child HMAC(chain key, token), which only the service can compute: it
+ *                       passes the child's hash with the presented one (sessions.tokens.ts)
  *   sf:<sid>     set    the session's token hashes (its family), deleted with it
  *   u:<uid>      set    the user's session ids (stale ids are pruned when listed)
  *   revoked      zset   revoked session id -> until (epoch ms)
@@ -58,9 +61,20 @@ return 1
 `;
 
 /**
- * Rotation with reuse detection. ARGV: prefix, presented hash, next hash, now,
- * grace ms, idle ms, ip ('' keeps), user agent ('' keeps), revoked-until.
- * Returns {'invalid'}, {'reused', sid, uid} or {'rotated', sid, HGETALL of the session}.
+ * One step of rotation with reuse detection. ARGV: prefix, presented hash,
+ * child hash, now, grace ms, idle ms, ip ('' keeps), user agent ('' keeps),
+ * revoked-until. Returns {'invalid'}, {'reused', sid, uid, cause},
+ * {'descend', sid}, or {'rotated' | 'current', sid, HGETALL of the session}.
+ *
+ * Presented token active: it becomes rotated and its child (whose hash the
+ * service passes) becomes the session's active token. Rotated, within the
+ * grace window of its own rotation (the window does not slide): its child
+ * already exists; if that is active it is the answer again ('current', no new
+ * record), if it is rotated too the service repeats this step with the child
+ * ('descend'). Rotated, past the window: reuse, the session is revoked. So a
+ * session never has two active tokens. A chain that cannot be followed (the
+ * child missing or not of this session, or already there for an active
+ * token) is not the two-tabs case we can prove: it is treated as reuse too.
  */
 export const REFRESH = `${REVOKE_FN}
 local p, now = ARGV[1], tonumber(ARGV[4])
@@ -70,27 +84,43 @@ local sid = rec[1]
 if not sid or tonumber(rec[4]) <= now then return {'invalid'} end
 local uid, exp = live(p, sid, now)
 if not uid then return {'invalid'} end
+local childKey = p .. 'rt:' .. ARGV[3]
+local child = redis.call('HMGET', childKey, 'sid', 'state', 'expires_at')
+local sKey = p .. 's:' .. sid
+local function touch()
+  redis.call('HSET', sKey, 'last_used_at', ARGV[4])
+  if ARGV[7] ~= '' then redis.call('HSET', sKey, 'ip', ARGV[7]) end
+  if ARGV[8] ~= '' then redis.call('HSET', sKey, 'user_agent', ARGV[8]) end
+end
 if rec[2] == 'rotated' then
   if now - tonumber(rec[3]) > tonumber(ARGV[5]) then
     -- A retired token after the grace window: someone kept a copy. Kill the family.
     revoke(p, sid, uid, tonumber(ARGV[9]), now)
-    return {'reused', sid, uid}
+    return {'reused', sid, uid, 'replayed'}
   end
   -- Within the window (two tabs at once): rotated_at stays, so the window does not slide.
-else
-  -- Kept until the session's absolute expiry so a later reuse is still recognised.
-  redis.call('HSET', rtKey, 'state', 'rotated', 'rotated_at', ARGV[4], 'expires_at', exp)
-  redis.call('PEXPIRE', rtKey, exp - now)
+  if child[1] ~= sid or (tonumber(child[3]) or 0) <= now then
+    revoke(p, sid, uid, tonumber(ARGV[9]), now)
+    return {'reused', sid, uid, 'broken_chain'}
+  end
+  if child[2] == 'rotated' then return {'descend', sid} end
+  -- The child is the active token: hand it out again, store nothing new.
+  touch()
+  return {'current', sid, redis.call('HGETALL', sKey)}
 end
+if child[1] then
+  revoke(p, sid, uid, tonumber(ARGV[9]), now)
+  return {'reused', sid, uid, 'broken_chain'}
+end
+-- Kept until the session's absolute expiry so a later reuse is still recognised.
+redis.call('HSET', rtKey, 'state', 'rotated', 'rotated_at', ARGV[4], 'expires_at', exp)
+redis.call('PEXPIRE', rtKey, exp - now)
 local tokenExp = math.min(now + tonumber(ARGV[6]), exp)
-local nextKey = p .. 'rt:' .. ARGV[3]
-redis.call('HSET', nextKey, 'sid', sid, 'state', 'active', 'rotated_at', '0', 'expires_at', tokenExp)
-redis.call('PEXPIRE', nextKey, tokenExp - now)
+redis.call('HSET', childKey, 'sid', sid, 'state', 'active', 'rotated_at', '0', 'expires_at', tokenExp)
+redis.call('PEXPIRE', childKey, tokenExp - now)
 redis.call('SADD', p .. 'sf:' .. sid, ARGV[3])
-local sKey = p .. 's:' .. sid
-redis.call('HSET', sKey, 'last_used_at', ARGV[4], 'idle_expires_at', tokenExp)
-if ARGV[7] ~= '' then redis.call('HSET', sKey, 'ip', ARGV[7]) end
-if ARGV[8] ~= '' then redis.call('HSET', sKey, 'user_agent', ARGV[8]) end
+redis.call('HSET', sKey, 'idle_expires_at', tokenExp)
+touch()
 redis.call('PEXPIRE', sKey, tokenExp - now)
 return {'rotated', sid, redis.call('HGETALL', sKey)}
 `;
@@ -123,13 +153,34 @@ return revoked
 
 /**
  * Compare-and-set of the active signing key. KEYS: keys hash, retired hash,
- * active kid. ARGV: expected active kid ('' for none), kid, key JSON, now.
+ * active kid, publish-until hash. ARGV: expected active kid ('' for none), kid,
+ * key JSON, now, until when the retired key stays published (epoch ms).
+ *
+ * Signing keys under the prefix:
+ *   keys                hash  kid -> key JSON (the sealed private key)
+ *   keys:active         string the active kid
+ *   keys:retired        hash  kid -> retired_at (epoch ms, a plain number as earlier releases wrote it)
+ *   keys:publish_until  hash  kid -> until when the retired key stays in the JWKS; a separate hash, so
+ *                             that replicas of earlier releases, which read keys:retired, still can
  */
 export const ACTIVATE_KEY = `
 local current = redis.call('GET', KEYS[3]) or ''
 if current ~= ARGV[1] then return 0 end
-if current ~= '' then redis.call('HSET', KEYS[2], current, ARGV[4]) end
+if current ~= '' then
+  redis.call('HSET', KEYS[2], current, ARGV[4])
+  redis.call('HSET', KEYS[4], current, ARGV[5])
+end
 redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 redis.call('SET', KEYS[3], ARGV[2])
+return 1
+`;
+
+/**
+ * Compare-and-set of one stored key's JSON (re-sealing). KEYS: keys hash.
+ * ARGV: kid, the JSON expected, the new JSON. Returns 1 when replaced.
+ */
+export const RESEAL_KEY = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 `;

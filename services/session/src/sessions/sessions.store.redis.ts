@@ -2,7 +2,7 @@ import { unavailable, validate } from '@gatehouse/kit';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Redis, Result } from 'ioredis';
 import { StoredKey } from '../keys/keys.store.ts';
-import { ACTIVATE_KEY, CREATE, REFRESH, REVOKE_ONE, REVOKE_USER } from './sessions.store.redis.lua.ts';
+import { ACTIVATE_KEY, CREATE, REFRESH, RESEAL_KEY, REVOKE_ONE, REVOKE_USER } from './sessions.store.redis.lua.ts';
 import {
   isLive,
   type RefreshInput,
@@ -23,6 +23,7 @@ declare module 'ioredis' {
     ghSessionRevokeOne(...args: Arg[]): Result<string | null, Context>;
     ghSessionRevokeUser(...args: Arg[]): Result<string[], Context>;
     ghKeyActivate(...args: Arg[]): Result<number, Context>;
+    ghKeyReseal(...args: Arg[]): Result<number, Context>;
   }
 }
 
@@ -44,7 +45,8 @@ export class RedisSessionStore implements SessionStore {
     redis.defineCommand('ghSessionRefresh', { numberOfKeys: 0, lua: REFRESH });
     redis.defineCommand('ghSessionRevokeOne', { numberOfKeys: 0, lua: REVOKE_ONE });
     redis.defineCommand('ghSessionRevokeUser', { numberOfKeys: 0, lua: REVOKE_USER });
-    redis.defineCommand('ghKeyActivate', { numberOfKeys: 3, lua: ACTIVATE_KEY });
+    redis.defineCommand('ghKeyActivate', { numberOfKeys: 4, lua: ACTIVATE_KEY });
+    redis.defineCommand('ghKeyReseal', { numberOfKeys: 1, lua: RESEAL_KEY });
   }
 
   async createSession(s: SessionRecord, refreshHash: string): Promise<void> {
@@ -88,13 +90,17 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async refresh(i: RefreshInput): Promise<RefreshOutcome> {
-    const args = [this.#p, i.presentedHash, i.nextHash, i.now, i.graceMs, i.idleMs];
+    const args = [this.#p, i.presentedHash, i.childHash, i.now, i.graceMs, i.idleMs];
     const reply = await this.#run(() =>
       this.#redis.ghSessionRefresh(...args, i.ip ?? '', i.userAgent ?? '', i.revokedUntil),
     );
-    const [kind, a, b] = reply;
-    if (kind === 'reused') return { kind, sessionId: String(a), userId: String(b) };
-    if (kind !== 'rotated') return { kind: 'invalid' };
+    const [kind, a, b, c] = reply;
+    if (kind === 'reused') {
+      const cause = c === 'broken_chain' ? 'broken_chain' : 'replayed';
+      return { kind, sessionId: String(a), userId: String(b), cause };
+    }
+    if (kind === 'descend') return { kind, sessionId: String(a) };
+    if (kind !== 'rotated' && kind !== 'current') return { kind: 'invalid' };
     const flat = b as string[];
     const fields: Record<string, string> = {};
     for (let j = 0; j + 1 < flat.length; j += 2) fields[flat[j] as string] = flat[j + 1] as string;
@@ -128,27 +134,56 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async listKeys(): Promise<StoredKey[]> {
-    const [keys, retired] = await this.#run(() =>
-      Promise.all([this.#redis.hgetall(`${this.#p}keys`), this.#redis.hgetall(`${this.#p}keys:retired`)]),
+    const [keys, retired, until] = await this.#run(() =>
+      Promise.all([
+        this.#redis.hgetall(`${this.#p}keys`),
+        this.#redis.hgetall(`${this.#p}keys:retired`),
+        this.#redis.hgetall(`${this.#p}keys:publish_until`),
+      ]),
     );
     return Object.entries(keys).map(([kid, json]) => {
-      const retiredAt = retired[kid];
-      const key = { ...(parseJson(json) as object), retired_at: retiredAt === undefined ? null : Number(retiredAt) };
+      const [retiredAt, publishUntil] = [retired[kid], until[kid]];
+      const key = {
+        ...(parseJson(json) as object),
+        retired_at: retiredAt === undefined ? null : Number(retiredAt),
+        // Absent for a key retired by an earlier release (or not retired).
+        publish_until: publishUntil === undefined || retiredAt === undefined ? null : Number(publishUntil),
+      };
       return decode(StoredKey, key, `signing key ${kid}`);
     });
   }
 
-  async activateKey(key: StoredKey, expectedActiveKid: string | null, now: number): Promise<boolean> {
-    const { retired_at: _, ...stored } = key;
-    const [keys, retired, active] = [`${this.#p}keys`, `${this.#p}keys:retired`, `${this.#p}keys:active`];
-    const args = [expectedActiveKid ?? '', key.kid, JSON.stringify(stored), now];
-    return (await this.#run(() => this.#redis.ghKeyActivate(keys, retired, active, ...args))) === 1;
+  async activateKey(key: StoredKey, expectedActiveKid: string | null, now: number, publishUntil: number) {
+    const { retired_at: _, publish_until: __, ...stored } = key;
+    const p = this.#p;
+    const keys = [`${p}keys`, `${p}keys:retired`, `${p}keys:active`, `${p}keys:publish_until`];
+    const args = [expectedActiveKid ?? '', key.kid, JSON.stringify(stored), now, publishUntil];
+    return (await this.#run(() => this.#redis.ghKeyActivate(...keys, ...args))) === 1;
   }
 
   async deleteKey(kid: string): Promise<void> {
-    const active = await this.#run(() => this.#redis.get(`${this.#p}keys:active`));
+    const p = this.#p;
+    const active = await this.#run(() => this.#redis.get(`${p}keys:active`));
     if (active === kid) return;
-    await this.#run(() => this.#redis.multi().hdel(`${this.#p}keys`, kid).hdel(`${this.#p}keys:retired`, kid).exec());
+    await this.#run(() =>
+      this.#redis
+        .multi()
+        .hdel(`${p}keys`, kid)
+        .hdel(`${p}keys:retired`, kid)
+        .hdel(`${p}keys:publish_until`, kid)
+        .exec(),
+    );
+  }
+
+  async resealKey(kid: string, expectedSealed: string, sealed: string): Promise<boolean> {
+    const hash = `${this.#p}keys`;
+    const json = await this.#run(() => this.#redis.hget(hash, kid));
+    const stored = json === null ? undefined : parseJson(json);
+    if (typeof stored !== 'object' || stored === null) return false;
+    if ((stored as { sealed_private?: unknown }).sealed_private !== expectedSealed) return false;
+    const next = JSON.stringify({ ...stored, sealed_private: sealed });
+    // Compare-and-set on the whole JSON: if anything changed it meanwhile, that change stands.
+    return (await this.#run(() => this.#redis.ghKeyReseal(hash, kid, json as string, next))) === 1;
   }
 
   async #run<T>(op: () => Promise<T>): Promise<T> {

@@ -27,15 +27,20 @@ export type SessionRecord = Static<typeof SessionRecord>;
 /** True while the session can still be used at `now`. */
 export const isLive = (s: SessionRecord, now: number): boolean => s.expires_at > now && s.idle_expires_at > now;
 
-/** One presentation of a refresh token (by its hash) and what to do if it is good. */
+/**
+ * One step of a refresh: a presented refresh token, by its hash, and the hash
+ * of its child in the chain (see sessions.tokens.ts). The store cannot derive
+ * a child from a hash, so the service computes both; the store compares them
+ * with what it keeps.
+ */
 export interface RefreshInput {
   presentedHash: string;
-  /** Hash of the token to issue when the presented one is accepted. */
-  nextHash: string;
+  /** Hash of the presented token's child: issued when the presented token is active, looked up when it is rotated. */
+  childHash: string;
   now: number;
-  /** How long after its rotation a token is still accepted (two tabs refreshing at once). */
+  /** How long after its rotation a token is still accepted (two tabs refreshing at once); measured from `rotated_at`. */
   graceMs: number;
-  /** Idle lifetime of the new token; it never outlives the session. */
+  /** Idle lifetime of a newly issued token; it never outlives the session. */
   idleMs: number;
   ip?: string | undefined;
   userAgent?: string | undefined;
@@ -44,12 +49,27 @@ export interface RefreshInput {
 }
 
 /**
- * What a refresh came to. `reused`: a rotated token was presented after the
- * grace window, so the store has already revoked the whole session.
+ * What one refresh step came to; each is decided atomically.
+ * - `rotated`: the presented token was active. It is now rotated (at `now`)
+ *   and its child is the session's active token.
+ * - `current`: the presented token was rotated within the grace window and
+ *   its child is the active token: answer with the child again. Nothing new
+ *   is stored (the session records the use).
+ * - `descend`: the presented token was rotated within the grace window and so
+ *   was its child (a tab already moved on): the service steps again with the
+ *   child as the presented token. Nothing is written.
+ * - `reused`: the store has already revoked the whole session, because a
+ *   rotated token came after its grace window (`replayed`), or because the
+ *   chain cannot be followed (`broken_chain`: the child of a rotated token is
+ *   missing or not of this session, or the child of an active one exists).
+ * - `invalid`: unknown or expired token, or a session that is no longer live.
+ * A session therefore never has two active tokens.
  */
 export type RefreshOutcome =
   | { kind: 'rotated'; session: SessionRecord }
-  | { kind: 'reused'; sessionId: string; userId: string }
+  | { kind: 'current'; session: SessionRecord }
+  | { kind: 'descend'; sessionId: string }
+  | { kind: 'reused'; sessionId: string; userId: string; cause: 'replayed' | 'broken_chain' }
   | { kind: 'invalid' };
 
 /** A revocation-list entry: no access token carrying `session_id` is valid before `until` (epoch ms). */
@@ -75,7 +95,10 @@ export interface SessionStore extends SigningKeyStore {
   getSession(id: string, now: number): Promise<SessionRecord | null>;
   /** The user's live sessions, newest first. */
   listSessions(userId: string, now: number): Promise<SessionRecord[]>;
-  /** Rotation with reuse detection, decided atomically. */
+  /**
+   * One step of rotation with reuse detection, decided atomically (see
+   * RefreshOutcome). The service walks a chain with repeated steps.
+   */
   refresh(input: RefreshInput): Promise<RefreshOutcome>;
   /**
    * Revokes one session; with `ownerId`, only if that user owns it. Returns the
