@@ -1,4 +1,4 @@
-import { connectBus, createLogger, environment, loadConfig, Shutdown } from '@gatehouse/kit';
+import { connectBus, createLogger, environment, loadConfig, redisOptions, Shutdown } from '@gatehouse/kit';
 import { Redis } from 'ioredis';
 import { RedisRateLimitStore, startGateway } from './app.ts';
 
@@ -11,7 +11,13 @@ shutdown.listen();
 const bus = await connectBus(config, 'gateway', log);
 shutdown.add('bus', () => bus.transport.close());
 // Fail fast while Redis is down (a 503), reconnect forever in the background.
-const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+// Credentials in REDIS_URL; TLS from rediss:// or REDIS_TLS_CA (redisOptions).
+const redis = new Redis(config.redisUrl, {
+  ...redisOptions(config),
+  maxRetriesPerRequest: 1,
+  enableOfflineQueue: false,
+  connectTimeout: 2000,
+});
 redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
 shutdown.add('redis', () => redis.quit());
 const gateway = await startGateway({ bus, config, log, rateLimitStore: new RedisRateLimitStore(redis) });

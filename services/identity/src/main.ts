@@ -29,8 +29,10 @@ shutdown.add('bus', () => bus.transport.close());
 // Postgres may start after us (compose, a pod restart): wait for it, as connectBus waits for NATS.
 await waitFor('Postgres', () => migrate(db), log);
 // The mail queue (JetStream) shares the bus's connection; it waits for JetStream as for Postgres.
+// Identity only publishes jobs: the mailer owns the streams (identity's NATS user may not create,
+// change or read them), so until the mailer has created them this waits too.
 const connection = (bus.transport as NatsTransport).connection;
-const mail = await waitFor('JetStream', () => JetStreamMailQueue.open({ connection, log }), log);
+const mail = await waitFor('JetStream', () => JetStreamMailQueue.open({ connection, log, manageStreams: false }), log);
 shutdown.add('mail queue', () => mail.close());
 const service = await startIdentity({ bus, db, config, mail, log });
 shutdown.add('identity', () => service.close());

@@ -1,10 +1,10 @@
 import {
   Bus,
+  connectNats,
   createLogger,
   environment,
   JetStreamMailQueue,
   loadConfig,
-  NatsTransport,
   Shutdown,
   waitFor,
 } from '@gatehouse/kit';
@@ -15,8 +15,8 @@ const log = createLogger({ service: 'mailer', level: config.logLevel });
 const shutdown = new Shutdown(log);
 shutdown.listen();
 if (!config.natsUrl) throw new Error('NATS_URL is required when the mailer runs on its own');
-// One connection for the bus and the queue.
-const transport = await NatsTransport.connect(config.natsUrl, 'mailer', log);
+// One connection for the bus and the queue, with the mailer's NATS credentials (NATS_NKEY...).
+const transport = await connectNats(config, 'mailer', log);
 shutdown.add('bus', () => transport.close());
 const bus = new Bus(transport, log, { timeoutMs: config.busTimeoutMs });
 // JetStream may answer a moment after NATS accepts connections: wait for it as for NATS.

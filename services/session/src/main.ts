@@ -1,4 +1,12 @@
-import { connectBus, createLogger, environment, loadConfig, requireSecretKey, Shutdown } from '@gatehouse/kit';
+import {
+  connectBus,
+  createLogger,
+  environment,
+  loadConfig,
+  redisOptions,
+  requireSecretKey,
+  Shutdown,
+} from '@gatehouse/kit';
 import { Redis } from 'ioredis';
 import { RedisSessionStore, startSession } from './app.ts';
 
@@ -11,7 +19,9 @@ const shutdown = new Shutdown(log);
 shutdown.listen();
 // Fail fast while Redis is down (callers get service_unavailable and retry),
 // reconnect forever in the background (ioredis' default retry strategy).
+// Credentials in REDIS_URL; TLS from rediss:// or REDIS_TLS_CA (redisOptions).
 const redis = new Redis(config.redisUrl, {
+  ...redisOptions(config),
   maxRetriesPerRequest: 1,
   enableOfflineQueue: false,
   connectTimeout: 2000,
@@ -27,6 +37,13 @@ if (redis.status !== 'ready') {
 
 const bus = await connectBus(config, 'session', log);
 shutdown.add('bus', () => bus.transport.close());
-const service = await startSession({ bus, store: new RedisSessionStore(redis), config, log, secretKey });
+const service = await startSession({
+  bus,
+  store: new RedisSessionStore(redis),
+  config,
+  log,
+  secretKey,
+  previousSecretKeys: config.secretKeyPrevious,
+});
 shutdown.add('session', () => service.close());
 log.info('session ready');

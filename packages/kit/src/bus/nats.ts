@@ -7,6 +7,7 @@ import {
 } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.ts';
+import { type NatsSecurity, natsConnectionOptions } from './nats-options.ts';
 import type { Headers, Transport } from './transport.ts';
 
 const encoder = new TextEncoder();
@@ -36,12 +37,35 @@ export class NatsTransport implements Transport {
   readonly #nc: NatsConnection;
   readonly #log: Logger;
   readonly #reconnectListeners: (() => void)[] = [];
+  readonly #disconnectListeners: (() => void)[] = [];
   readonly #subs: Subscription[] = [];
+  readonly #closedListeners: ((err: Error) => void)[] = [];
+  #closing = false;
 
   private constructor(nc: NatsConnection, log: Logger) {
     this.#nc = nc;
     this.#log = log;
     void this.#watch();
+    void this.#watchClosed();
+  }
+
+  /**
+   * Reconnection is forever, except when the server refuses the credentials
+   * (twice in a row: a key revoked or rotated on the server): nats.js then
+   * closes the connection for good. Say so loudly and tell the listeners
+   * (connectNats stops the process, so its supervisor restarts it).
+   */
+  async #watchClosed(): Promise<void> {
+    const err = await this.#nc.closed();
+    if (this.#closing) return;
+    const reason = err instanceof Error ? err : new Error('the NATS connection closed');
+    this.#log.fatal({ err: reason }, 'nats connection closed for good');
+    for (const listener of this.#closedListeners) listener(reason);
+  }
+
+  /** Called once if the connection closes for good without close() being called. */
+  onClosed(listener: (err: Error) => void): void {
+    this.#closedListeners.push(listener);
   }
 
   /**
@@ -52,11 +76,21 @@ export class NatsTransport implements Transport {
     return this.#nc;
   }
 
-  /** Connects to `servers` (comma separated), waiting for the first connection as long as it takes. */
-  static async connect(servers: string, name: string, log: Logger): Promise<NatsTransport> {
+  /**
+   * Connects to `servers` (comma separated NATS_URL), waiting for the first
+   * connection as long as it takes, as `name` (the service: its inbox prefix is
+   * `_INBOX.<name>`), authenticated and over TLS as `security` and the URLs say
+   * (see natsConnectionOptions). A server that refuses the credentials ends
+   * the attempt with an error rather than a retry loop.
+   */
+  static async connect(
+    servers: string,
+    name: string,
+    log: Logger,
+    security: NatsSecurity = {},
+  ): Promise<NatsTransport> {
     const nc = await connect({
-      servers: servers.split(',').map((s) => s.trim()),
-      name,
+      ...natsConnectionOptions(servers, name, security),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       waitOnFirstConnect: true,
@@ -70,7 +104,13 @@ export class NatsTransport implements Transport {
 
   async #watch(): Promise<void> {
     for await (const status of this.#nc.status()) {
-      if (status.type === 'disconnect') this.#log.warn('nats disconnected');
+      if (status.type === 'disconnect') {
+        this.#log.warn('nats disconnected');
+        for (const listener of this.#disconnectListeners) listener();
+      }
+      // A permissions violation (a subject this service's NATS user may not use) or an
+      // authorization error: otherwise only a timeout would tell.
+      if (status.type === 'error') this.#log.error({ err: status.error }, 'nats error');
       if (status.type === 'reconnect') {
         this.#log.info('nats reconnected');
         for (const listener of this.#reconnectListeners) listener();
@@ -138,6 +178,10 @@ export class NatsTransport implements Transport {
     this.#reconnectListeners.push(listener);
   }
 
+  onDisconnect(listener: () => void): void {
+    this.#disconnectListeners.push(listener);
+  }
+
   async ping(): Promise<void> {
     if (this.#nc.isClosed()) throw new AppError('service_unavailable', 'nats closed', { retryAfter: 2 });
     let timer: NodeJS.Timeout | undefined;
@@ -156,6 +200,7 @@ export class NatsTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     if (!this.#nc.isClosed()) await this.#nc.drain();
   }
 }

@@ -8,6 +8,7 @@ import {
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection, headers as natsHeaders, RequestError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { type NatsSecurity, natsConnectionOptions } from '../bus/nats-options.ts';
 import { AppError } from '../errors.ts';
 import { validate } from '../validation.ts';
 import { DEFAULT_NAMES, ensureConsumer, ensureStreams, type MailQueueNames } from './jetstream.setup.ts';
@@ -29,6 +30,16 @@ export interface JetStreamMailQueueOptions extends MailRetryOptions {
   connection?: NatsConnection;
   /** Or servers to connect to (comma separated); the queue owns and closes that connection. */
   servers?: string;
+  /** With `servers`: credentials and TLS for that connection (see natsConnectionOptions). */
+  security?: NatsSecurity;
+  /** With `servers`: the connection's name and inbox prefix `_INBOX.<name>` (default `mail-queue`). */
+  name?: string;
+  /**
+   * Whether this client creates and updates the streams (default true). A producer whose NATS
+   * user may only publish jobs (identity) passes false: it then only checks that the job stream
+   * exists, and waits (`service_unavailable`) until the consumer's side has created it.
+   */
+  manageStreams?: boolean;
   /** Stream, subject and consumer names; the contract's by default. */
   names?: Partial<MailQueueNames>;
   /** How long a delivery may go without an ack before the server redelivers it (default 60 s). */
@@ -73,6 +84,7 @@ export class JetStreamMailQueue implements MailQueue {
   readonly #ackWaitMs: number;
   readonly #timeoutMs: number;
   readonly #duplicateWindowMs: number;
+  readonly #manageStreams: boolean;
   readonly #consumers = new Map<ConsumerState, Promise<void>>();
   #connected = true;
   #statusIterator: { stop(): void } | undefined;
@@ -95,13 +107,15 @@ export class JetStreamMailQueue implements MailQueue {
     this.#ackWaitMs = options.ackWaitMs ?? 60_000;
     this.#timeoutMs = options.timeoutMs ?? 3_000;
     this.#duplicateWindowMs = options.duplicateWindowMs ?? 3_600_000;
+    this.#manageStreams = options.manageStreams ?? true;
     void this.#watchConnection();
   }
 
   /**
    * Connects (unless given a connection), then creates or updates the job and
-   * dead-letter streams. Throws `service_unavailable` when JetStream does not
-   * answer. The consumer is created by `consume()`, so producers never touch it.
+   * dead-letter streams (with `manageStreams: false`, only checks that the job
+   * stream exists). Throws `service_unavailable` when JetStream does not answer.
+   * The consumer is created by `consume()`, so producers never touch it.
    */
   static async open(options: JetStreamMailQueueOptions): Promise<JetStreamMailQueue> {
     let nc = options.connection;
@@ -109,8 +123,7 @@ export class JetStreamMailQueue implements MailQueue {
     if (!nc) {
       if (!options.servers) throw new Error('JetStreamMailQueue needs a connection or servers');
       nc = await connect({
-        servers: options.servers.split(',').map((s) => s.trim()),
-        name: 'mail-queue',
+        ...natsConnectionOptions(options.servers, options.name ?? 'mail-queue', options.security),
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
         waitOnFirstConnect: true,
@@ -148,9 +161,11 @@ export class JetStreamMailQueue implements MailQueue {
     try {
       await publish();
     } catch (err) {
-      // No responders: the server is up but lost the stream (a fresh store); recreate it once.
+      // No responders: the server is up but lost the stream (a fresh store); recreate it once
+      // (or, when the consumer's side owns the streams, wait for it to).
       if (!(err instanceof Error && err.cause instanceof RequestError && err.cause.isNoResponders()))
         throw unavailable(err);
+      if (!this.#manageStreams) throw unavailable(err);
       try {
         await this.#ensureStreams();
         await publish();
@@ -225,6 +240,10 @@ export class JetStreamMailQueue implements MailQueue {
   }
 
   async #ensureStreams(): Promise<void> {
+    if (!this.#manageStreams) {
+      await this.#jsm.streams.info(this.#names.stream); // throws (stream not found) until it exists
+      return;
+    }
     await ensureStreams(this.#jsm, this.#names, { duplicateWindowMs: this.#duplicateWindowMs, log: this.#log });
   }
 

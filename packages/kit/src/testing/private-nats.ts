@@ -9,11 +9,25 @@ import { waitFor } from '../mail-queue/mail-queue.contract.ts';
 
 const NATS_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
+export interface PrivateNatsOptions {
+  /** A server configuration file (`-c`); the flags below (address, port, store, monitoring port) win over it. */
+  config?: string;
+  /** Environment for the server, e.g. the variables the configuration file refers to. */
+  env?: Record<string, string>;
+}
+
 /** A private nats-server with JetStream, on its own port and store, that a test may stop and restart. */
 export class PrivateNats {
   readonly dir = mkdtempSync(join(tmpdir(), 'gatehouse-mailq-'));
   port = 0;
   #child: ChildProcess | undefined;
+  readonly #options: PrivateNatsOptions;
+  #monitorPort = 0;
+  #stderr = '';
+
+  constructor(options: PrivateNatsOptions = {}) {
+    this.#options = options;
+  }
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
@@ -21,10 +35,29 @@ export class PrivateNats {
 
   async start(): Promise<void> {
     if (!this.port) this.port = await freePort();
-    this.#child = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir], {
-      stdio: 'ignore',
+    const args = ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.dir];
+    if (this.#options.config) {
+      // A configuration may turn monitoring on at a fixed port (the shipped one does): move it to a free one.
+      if (!this.#monitorPort) this.#monitorPort = await freePort();
+      args.push('-c', this.#options.config, '-m', String(this.#monitorPort));
+    }
+    const child = spawn(NATS_BIN, args, {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...this.#options.env },
     });
-    await waitFor('nats-server to listen', () => tcpUp(this.port), 10_000);
+    this.#child = child;
+    this.#stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.#stderr = (this.#stderr + chunk.toString()).slice(-4_000);
+    });
+    await waitFor(
+      'nats-server to listen',
+      () => {
+        if (child.exitCode !== null) throw new Error(`nats-server exited (${child.exitCode}): ${this.#stderr.trim()}`);
+        return tcpUp(this.port);
+      },
+      10_000,
+    );
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// Generates Redis ACL users for the two services that use Redis, and their REDIS_URLs.
+//
+//   node infra/scripts/redis-users.mjs [--out DIR] [--host redis] [--port 6379] [--tls] [--rotate]
+//
+// Writes, in DIR (default infra/redis/keys, git-ignored):
+//   users.acl     for `redis-server --aclfile`: the default user off, `gateway` and `session` with
+//                 SHA-256 hashed passwords (the file holds no password)
+//   gateway.env   REDIS_URL=redis://gateway:<password>@<host>:<port>  (secret)
+//   session.env   REDIS_URL=redis://session:<password>@<host>:<port>  (secret)
+// Existing passwords are kept (read back from the .env files) unless --rotate; --tls writes rediss://.
+//
+// Each user reaches only its own keys: the gateway its rate-limit counters (gh:rl:*), the session
+// service the session store (gh:*). Neither may run the @dangerous commands (FLUSHALL, KEYS, CONFIG,
+// DEBUG, ACL...) except INFO, which ioredis sends to learn the server is ready, nor list key names
+// (SCAN, RANDOMKEY).
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The ACL rules of each user, after its password. */
+const USERS = {
+  gateway:
+    '~gh:rl:* resetchannels -@all +@read +@write +@scripting +@connection +@transaction -@dangerous -scan -randomkey +info',
+  session:
+    '~gh:* resetchannels -@all +@read +@write +@scripting +@connection +@transaction -@dangerous -scan -randomkey +info',
+};
+
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string', default: join(root, 'infra/redis/keys') },
+    host: { type: 'string', default: 'redis' },
+    port: { type: 'string', default: '6379' },
+    tls: { type: 'boolean', default: false },
+    rotate: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  console.log('usage: node infra/scripts/redis-users.mjs [--out DIR] [--host redis] [--port 6379] [--tls] [--rotate]');
+  process.exit(0);
+}
+
+const out = resolve(values.out);
+// As for the nkeys: the 0700 directory protects the secrets on the host; the files are 0644 so a
+// container under any uid can read the one docker-compose hands it.
+mkdirSync(out, { recursive: true, mode: 0o700 });
+chmodSync(out, 0o700);
+
+// Nobody may connect without a user: the default user is off and has no rights. (An ACL file takes
+// no comments: Redis refuses to start on any line that is not `user ...`.)
+const acl = ['user default off resetpass resetkeys resetchannels -@all'];
+for (const [user, rules] of Object.entries(USERS)) {
+  const envFile = join(out, `${user}.env`);
+  let password;
+  if (existsSync(envFile) && !values.rotate) {
+    const url = /^REDIS_URL=(.+)$/m.exec(readFileSync(envFile, 'utf8'))?.[1];
+    password = url ? decodeURIComponent(new URL(url).password) : undefined;
+    if (!password) throw new Error(`${envFile} holds no REDIS_URL with a password; delete it or pass --rotate`);
+  } else {
+    password = randomBytes(32).toString('hex'); // hex: nothing to percent-encode in the URL
+  }
+  const scheme = values.tls ? 'rediss' : 'redis';
+  const url = `${scheme}://${user}:${encodeURIComponent(password)}@${values.host}:${values.port}`;
+  writeFileSync(envFile, `REDIS_URL=${url}\n`, { mode: 0o644 });
+  chmodSync(envFile, 0o644);
+  acl.push(`user ${user} on #${createHash('sha256').update(password).digest('hex')} ${rules}`);
+}
+writeFileSync(join(out, 'users.acl'), `${acl.join('\n')}\n`, { mode: 0o644 });
+
+const shown = relative(process.cwd(), out) || '.';
+console.log(
+  `Redis users in ${shown}/: users.acl (for redis-server --aclfile), gateway.env and session.env (REDIS_URL, secret)`,
+);
