@@ -46,6 +46,7 @@ authScenarios('embedded', () => base);
 trustScenarios(
   'embedded',
   () => base,
+  () => `http://localhost:${port}`,
   () => mailbox,
 );
 mfaScenarios(

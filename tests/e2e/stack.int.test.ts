@@ -101,6 +101,7 @@ authScenarios('stack', () => gatewayA);
 trustScenarios(
   'stack',
   () => gatewayA,
+  () => gatewayA,
   () => mailbox,
 );
 mfaScenarios(

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { SoftwareAuthenticator } from '../../services/mfa/test/authenticator.ts';
 import { type Client, claimsOf, client, type Res, uniqueEmail } from './client.ts';
-import type { Mailbox } from './mailbox.ts';
+import { linkIn, type Mailbox, withLink } from './mailbox.ts';
+import { totp } from './totp.ts';
 
 const PASSWORD = 'correct horse battery';
 
@@ -40,7 +42,13 @@ async function account(base: string, tag: string, name = tag): Promise<Account> 
  * Trust: what one signed-in user can do to another. Run against both modes.
  * `mailbox` reads the mail the server sent (a real SMTP server).
  */
-export function trustScenarios(name: string, url: () => string, _mailbox: () => Mailbox): void {
+export function trustScenarios(name: string, url: () => string, publicUrl: () => string, mailbox: () => Mailbox): void {
+  /** The token of the newest mail of `type` to `email`, once it has arrived. */
+  const tokenMailed = async (email: string, type: string, n = 1) => {
+    const mail = await mailbox().waitFor(email, n, withLink(type));
+    return linkIn(mail.text).searchParams.get('token') ?? '';
+  };
+
   describe(`${name}: one user cannot act as another`, () => {
     test("no authenticated route takes another user's user_id, project_id or session_id from the body", async () => {
       const attacker = await account(url(), 'attacker');
@@ -133,6 +141,95 @@ export function trustScenarios(name: string, url: () => string, _mailbox: () => 
       const victim = await account(url(), 'victim');
       isError(await attacker.c.del(`/auth/sessions/${victim.sid}`, attacker.access), 404, 'not_found');
       assert.equal((await victim.c.get('/auth/session', victim.access)).status, 200);
+    });
+  });
+
+  describe(`${name}: a stolen access token does not become a permanent takeover`, () => {
+    test('adding or removing a sign-in method needs a recent sign-in, the password or a code; the owner is mailed', async () => {
+      const owner = await account(url(), 'stepup');
+      const { c, access } = owner;
+      // TEST_SERVER_ENV: RECENT_SIGN_IN_SECONDS=8. The token is still valid (15 minutes), the sign-in is not recent.
+      await new Promise((r) => setTimeout(r, 9_000));
+      isError(await c.post('/auth/passkeys/register/options', undefined, access), 403, 'reauthentication_required');
+      isError(
+        await c.post('/auth/passkeys/register/options', { password: 'not my password' }, access),
+        401,
+        'invalid_credentials',
+      );
+      const options = await c.post('/auth/passkeys/register/options', { password: PASSWORD }, access);
+      assert.equal(options.status, 200, JSON.stringify(options.body));
+      const authenticator = new SoftwareAuthenticator({ origin: new URL(publicUrl()).origin });
+      const created = await c.post(
+        '/auth/passkeys/register/verify',
+        { response: await authenticator.create(options.body), name: 'Mallory laptop' },
+        access,
+      );
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const notice = await mailbox().waitFor(owner.email, 1, (m) => m.text.includes('Mallory laptop'));
+      assert.match(notice.subject, /sign-in method was added/);
+
+      const setup = await c.post('/auth/mfa/totp/setup', undefined, access);
+      assert.equal(setup.status, 200, JSON.stringify(setup.body));
+      const secret = setup.body.secret as string;
+      isError(await c.post('/auth/mfa/totp/enable', { code: totp(secret) }, access), 403, 'reauthentication_required');
+      const enabled = await c.post('/auth/mfa/totp/enable', { code: totp(secret), password: PASSWORD }, access);
+      assert.equal(enabled.status, 200, JSON.stringify(enabled.body));
+      await mailbox().waitFor(owner.email, 1, (m) => m.text.includes('An authenticator app'));
+
+      const passkeyId = created.body.id as string;
+      isError(await c.del(`/auth/passkeys/${passkeyId}`, access), 403, 'reauthentication_required');
+      isError(await c.del(`/auth/passkeys/${passkeyId}`, access, { code: '000000' }), 401, 'invalid_code');
+      // A TOTP code is a second factor: enough to remove a passkey. (The step after the enable's.)
+      assert.equal((await c.del(`/auth/passkeys/${passkeyId}`, access, { code: totp(secret, 1) })).status, 204);
+    });
+
+    test('a password reset removes the factors a thief added, and signs everyone out', async () => {
+      const owner = await account(url(), 'reset-factors');
+      const { c, access } = owner;
+      // The thief, with a fresh token, adds a passkey and TOTP of their own.
+      const options = await c.post('/auth/passkeys/register/options', undefined, access);
+      const authenticator = new SoftwareAuthenticator({ origin: new URL(publicUrl()).origin });
+      const created = await c.post(
+        '/auth/passkeys/register/verify',
+        { response: await authenticator.create(options.body) },
+        access,
+      );
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const setup = await c.post('/auth/mfa/totp/setup', undefined, access);
+      const enabled = await c.post('/auth/mfa/totp/enable', { code: totp(setup.body.secret as string) }, access);
+      assert.equal(enabled.status, 200);
+      // The owner resets the password from the mailed link.
+      assert.equal((await client(url()).post('/auth/password/forgot', { email: owner.email })).status, 202);
+      const token = await tokenMailed(owner.email, 'reset_password');
+      const reset = await client(url()).post('/auth/password/reset', { token, password: 'the owner is back' });
+      assert.equal(reset.status, 204, JSON.stringify(reset.body));
+      assert.equal((await c.get('/auth/session', access)).status, 401);
+      // No challenge from the thief's TOTP, and the thief's passkey is gone.
+      const login = await client(url()).post('/auth/login', { email: owner.email, password: 'the owner is back' });
+      assert.equal(login.status, 200, JSON.stringify(login.body));
+      assert.ok(login.body.access_token, 'tokens, not an MFA challenge');
+      const status = await client(url()).get('/auth/mfa', login.body.access_token as string);
+      assert.deepEqual(status.body, { totp: false, passkeys: 0, recovery_codes_left: 0 });
+    });
+  });
+
+  describe(`${name}: an address proven for the first time belongs to its owner`, () => {
+    test("pre-registration: the attacker's password and session stop working once the owner signs in by magic link", async () => {
+      const email = uniqueEmail('preregistered');
+      const attacker = client(url());
+      const reg = await attacker.post('/auth/register', { email, password: PASSWORD });
+      assert.equal(reg.status, 201);
+      const attackerAccess = reg.body.access_token as string;
+      // The real owner of the address signs in by magic link.
+      const owner = client(url());
+      assert.equal((await owner.post('/auth/magic-link', { email })).status, 202);
+      const signedIn = await owner.post('/auth/magic-link/verify', { token: await tokenMailed(email, 'magic_link') });
+      assert.equal(signedIn.status, 200, JSON.stringify(signedIn.body));
+      assert.equal((signedIn.body.user as { email_verified: boolean }).email_verified, true);
+      // The attacker is out: the old session is refused, the password no longer signs in.
+      isError(await attacker.get('/auth/session', attackerAccess), 401, 'unauthorized');
+      isError(await attacker.post('/auth/login', { email, password: PASSWORD }), 401, 'invalid_credentials');
+      assert.equal((await owner.get('/auth/session', signedIn.body.access_token as string)).status, 200);
     });
   });
 }

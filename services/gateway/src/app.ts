@@ -67,12 +67,14 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   const revocations = new RevocationSet();
   const verifier = new TokenVerifier({
     issuer: config.publicUrl,
-    source: async () => (await bus.request('session.jwks.get', {})).keys,
+    // A kid the gateway does not know is passed on, so the session service reads it through.
+    source: async (kid) => (await bus.request('session.jwks.get', kid && kid.length <= 256 ? { kid } : {})).keys,
   });
   const limits = new SignInLimits(deps.rateLimitStore, {
     perIpPerMinute: config.rateLimitPerIpPerMinute,
     failuresPerAccount: config.loginFailuresPerAccount,
     mailsPerAddressPerHour: config.mailPerAddressPerHour,
+    refreshesPerIpPerMinute: config.rateLimitRefreshPerIpPerMinute,
   });
   const origins = allowedOrigins(config);
   const ctx: GatewayContext = {
@@ -82,7 +84,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     limits,
     origins,
     redirects: parseAllowlist(config.redirectAllowlist),
-    requireAuth: authenticator(verifier, revocations, origins),
+    requireAuth: authenticator(verifier, revocations, origins, config.accessTokenTtl * 1000),
   };
 
   app.decorateRequest('auth', null);
@@ -118,7 +120,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   await app.register(emailRoutes, { ctx });
   await app.register(confirmRoutes);
   await app.register(mfaRoutes, { ctx });
-  await app.register(discoveryRoutes, { ctx, pingStore: () => deps.rateLimitStore.ping() });
+  await app.register(discoveryRoutes, { ctx, verifier, pingStore: () => deps.rateLimitStore.ping() });
 
   return { app, revocations, verifier };
 }
@@ -136,16 +138,30 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
   bus.subscribe('events.session.revoked', (event) => {
     for (const id of event.session_ids) revocations.add(id, event.until);
   });
-  bus.subscribe('events.keys.rotated', () => verifier.refreshKeys());
+  bus.subscribe('events.keys.rotated', (event) => verifier.refreshKeys(event.kid));
 
+  let closed = false;
   const sync = async () => {
+    const since = revocations.losses;
     const { revoked } = await bus.request('session.revocation.list', {});
     for (const { session_id, until } of revoked) revocations.add(session_id, until);
     await verifier.refreshKeys();
+    if (!revocations.markSynced(since)) throw new Error('the bus was lost again during the reload');
   };
-  // Events may have been missed while NATS was away: reload everything.
-  bus.transport.onReconnect(() => void sync().catch((err) => log.error({ err }, 'revocation resync failed')));
-  await retry(sync, log);
+  // Events may be missed while NATS is away: from the disconnect until a full reload has
+  // succeeded the set is stale, and past ACCESS_TOKEN_TTL the gateway refuses tokens (503).
+  bus.transport.onDisconnect(() => revocations.markStale());
+  let resyncing = false;
+  bus.transport.onReconnect(() => {
+    revocations.markStale();
+    // One reload at a time; one running when the bus is lost again sees it and goes round again.
+    if (resyncing) return;
+    resyncing = true;
+    void retry(sync, log, () => closed).finally(() => {
+      resyncing = false;
+    });
+  });
+  await retry(sync, log, () => closed);
 
   const pruner = setInterval(() => revocations.prune(), 60_000);
   pruner.unref();
@@ -153,6 +169,7 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
   return {
     app: gateway.app,
     close: async () => {
+      closed = true;
       clearInterval(pruner);
       await gateway.app.close();
     },
@@ -172,13 +189,16 @@ function trustFunction(trust: Config['trustProxy']): boolean | string[] | ((addr
   return trust;
 }
 
-/** Until the session service answers: the gateway must not serve without the revocation set. */
-async function retry(fn: () => Promise<void>, log: Logger): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+/**
+ * Until the session service answers (or `stopped`): the gateway must not serve
+ * without the revocation set, nor stop reloading it after a reconnect.
+ */
+async function retry(fn: () => Promise<void>, log: Logger, stopped: () => boolean): Promise<void> {
+  for (let attempt = 1; !stopped(); attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (attempt % 10 === 1) log.warn({ err, attempt }, 'waiting for the session service');
+      if (attempt % 10 === 1) log.warn({ err, attempt }, 'waiting for the session service to load the revocation list');
       await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2000)));
     }
   }

@@ -1,6 +1,6 @@
 // Test support only: a running identity service over the in-process bus, for the service tests.
 import { events as eventSubjects, type MailJob } from '@gatehouse/contracts';
-import { Bus, type Config, InProcessTransport, loadConfig } from '@gatehouse/kit';
+import { AppError, Bus, type Config, InProcessTransport, loadConfig } from '@gatehouse/kit';
 import { startIdentity } from './app.ts';
 import { openPgliteTestDatabase, silentLog, type TestDatabase } from './db/test-databases.ts';
 
@@ -15,6 +15,13 @@ export interface TestIdentity {
   mails: MailJob[];
   /** Every user event published, in order. */
   published: { subject: string; data: Record<string, unknown> }[];
+  /**
+   * What identity asked of its peers (session.user.revoke, mfa.factors.forget),
+   * answered by stand-ins here; set `peersDown` to make them fail as an
+   * unreachable service does.
+   */
+  peerCalls: { subject: string; data: Record<string, unknown> }[];
+  peersDown: boolean;
   /** Stops the service and the bus; drops the database when this harness created it. */
   close(): Promise<void>;
 }
@@ -42,6 +49,20 @@ export async function startTestIdentity(
       published.push({ subject, data });
     });
   }
+  const peerCalls: TestIdentity['peerCalls'] = [];
+  const harness = { peersDown: false };
+  const peer = (subject: string) => async (data: Record<string, unknown>) => {
+    if (harness.peersDown) throw new AppError('service_unavailable', `${subject} did not answer`);
+    peerCalls.push({ subject, data });
+  };
+  bus.serve('session.user.revoke', async (m) => {
+    await peer('session.user.revoke')(m);
+    return { session_ids: [] };
+  });
+  bus.serve('mfa.factors.forget', async (m) => {
+    await peer('mfa.factors.forget')(m);
+    return { totp: false, passkeys: 0 };
+  });
   const mails: MailJob[] = [];
   const mail = { enqueue: async (job: MailJob) => void mails.push(job) };
   const identity = await startIdentity({ bus, db: database.db, config, mail, log: silentLog });
@@ -50,6 +71,13 @@ export async function startTestIdentity(
     database,
     config,
     published,
+    peerCalls,
+    get peersDown() {
+      return harness.peersDown;
+    },
+    set peersDown(down: boolean) {
+      harness.peersDown = down;
+    },
     mails,
     close: async () => {
       await identity.close();

@@ -2,7 +2,7 @@ import type { Bus, Config, Logger, MailQueue } from '@gatehouse/kit';
 import type { Kysely } from 'kysely';
 import { pingDatabase } from './db/database.ts';
 import type { Database } from './db/schema.ts';
-import { AccountEmails } from './emails/account-emails.ts';
+import { AccountEmails, type AccountPeers } from './emails/account-emails.ts';
 import { registerEmailHandlers } from './emails/emails.handlers.ts';
 import { OneTimeTokens } from './emails/one-time-tokens.ts';
 import { createPasswords } from './passwords/passwords.ts';
@@ -26,6 +26,27 @@ export interface IdentityDeps {
   log: Logger;
 }
 
+/** The session and mfa services, over the bus (see AccountPeers). */
+function busPeers(bus: Bus): AccountPeers {
+  return {
+    async revokeSessions(userId, reason, requestId) {
+      const { session_ids } = await bus.request(
+        'session.user.revoke',
+        { user_id: userId, reason },
+        requestId ? { requestId } : {},
+      );
+      return session_ids;
+    },
+    async forgetFactors(projectId, userId, addedSince, requestId) {
+      await bus.request(
+        'mfa.factors.forget',
+        { project_id: projectId, user_id: userId, ...(addedSince ? { added_since: addedSince.toISOString() } : {}) },
+        requestId ? { requestId } : {},
+      );
+    },
+  };
+}
+
 /**
  * The identity service: serves every `identity.*` subject on `bus` over the
  * given database, and creates the configured admin if none exists. Never
@@ -47,6 +68,8 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
 
   const emails = new AccountEmails({
     store,
+    peers: busPeers(bus),
+    resetRemovesFactorsDays: config.resetRemovesFactorsDays,
     tokens: new OneTimeTokens(db),
     passwords,
     events,

@@ -1,11 +1,13 @@
 import { pingDatabase } from '@gatehouse/db';
-import type { Bus, Config, Logger } from '@gatehouse/kit';
+import { type Bus, type Config, KeyRing, type Logger } from '@gatehouse/kit';
 import type { Kysely } from 'kysely';
 import { registerAccountHandlers } from './account/account.handlers.ts';
 import { registerChallengeHandlers } from './challenges/challenges.handlers.ts';
 import { ChallengesService } from './challenges/challenges.service.ts';
 import { PostgresChallengesStore } from './challenges/challenges.store.ts';
 import { asMfaDatabase } from './db/view.ts';
+import { registerFactorHandlers } from './factors/factors.handlers.ts';
+import { FactorsService } from './factors/factors.service.ts';
 import { deriveKeys } from './keys.ts';
 import { MfaChanges } from './mfa-changes.ts';
 import { registerPasskeyHandlers } from './passkeys/passkeys.handlers.ts';
@@ -13,12 +15,14 @@ import { PasskeysService } from './passkeys/passkeys.service.ts';
 import { PostgresPasskeysStore } from './passkeys/passkeys.store.ts';
 import { relyingPartyOf } from './passkeys/relying-party.ts';
 import { PostgresWebAuthnChallengesStore } from './passkeys/webauthn-challenges.store.ts';
+import { loadRecoveryKeys } from './rotation.ts';
 import { registerTotpHandlers } from './totp/totp.handlers.ts';
 import { TotpService } from './totp/totp.service.ts';
 import { PostgresTotpStore } from './totp/totp.store.ts';
 
 export { migrate } from './db/migrations.ts';
 export type { MfaDatabase } from './db/schema.ts';
+export { type MfaResealReport, type ResealFailure, resealMfaSecrets } from './rotation.ts';
 
 export interface MfaDeps<DB> {
   bus: Bus;
@@ -33,6 +37,11 @@ export interface MfaDeps<DB> {
   config: Pick<Config, 'publicUrl' | 'corsOrigins'>;
   /** SECRET_KEY (32 bytes): seals TOTP secrets, keys the recovery-code HMAC. */
   secretKey: Buffer;
+  /**
+   * SECRET_KEY_PREVIOUS, during a SECRET_KEY rotation: still opens TOTP secrets
+   * sealed under them, and recovery codes issued under them still verify.
+   */
+  previousSecretKeys?: readonly Buffer[];
   log: Logger;
   /** The time; tests move it. */
   clock?: () => Date;
@@ -47,12 +56,15 @@ export async function startMfa<DB>(deps: MfaDeps<DB>): Promise<{ close(): Promis
   const { bus, config, log } = deps;
   const db = asMfaDatabase(deps.db);
   const clock = deps.clock ?? (() => new Date());
-  const keys = deriveKeys(deps.secretKey);
+  const ring = new KeyRing(deps.secretKey, deps.previousSecretKeys);
+  const keys = deriveKeys(ring, await loadRecoveryKeys(db, ring, log));
   const changes = new MfaChanges(bus, log);
 
-  const totp = new TotpService({ store: new PostgresTotpStore(db), keys, changes, clock });
+  const totpStore = new PostgresTotpStore(db);
+  const passkeyStore = new PostgresPasskeysStore(db);
+  const totp = new TotpService({ store: totpStore, keys, changes, clock });
   const passkeys = new PasskeysService({
-    store: new PostgresPasskeysStore(db),
+    store: passkeyStore,
     challenges: new PostgresWebAuthnChallengesStore(db),
     relyingParty: relyingPartyOf(config),
     keys,
@@ -65,6 +77,7 @@ export async function startMfa<DB>(deps: MfaDeps<DB>): Promise<{ close(): Promis
   registerChallengeHandlers(bus, challenges);
   registerPasskeyHandlers(bus, passkeys, challenges);
   registerAccountHandlers(bus, db);
+  registerFactorHandlers(bus, new FactorsService({ totp, totpStore, passkeys: passkeyStore, changes }));
   bus.serve('mfa.status.get', async (m) => {
     const ref = { projectId: m.project_id, userId: m.user_id };
     const [status, count] = await Promise.all([totp.status(ref), passkeys.count(ref)]);

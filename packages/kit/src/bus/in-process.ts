@@ -62,7 +62,11 @@ export class InProcessTransport implements Transport {
     this.#listeners.set(subject, list);
   }
 
-  onReconnect(): void {
+  onReconnect(_listener: () => void): void {
+    // Never disconnects.
+  }
+
+  onDisconnect(_listener: () => void): void {
     // Never disconnects.
   }
 

@@ -22,6 +22,8 @@ export interface Transport {
   subscribe(subject: string, handler: (body: string, headers: Headers) => void, queue?: string): void;
   /** Called after the connection came back: events may have been missed meanwhile. */
   onReconnect(listener: () => void): void;
+  /** Called when the connection is lost: from now on events may be missed. */
+  onDisconnect(listener: () => void): void;
   /** Resolves when the transport can carry messages; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

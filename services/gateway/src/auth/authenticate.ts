@@ -29,9 +29,15 @@ export function authenticator(
   verifier: TokenVerifier,
   revocations: RevocationSet,
   origins: ReadonlySet<string>,
+  /** ACCESS_TOKEN_TTL in ms: a revocation set out of sync longer than this may miss a live token's revocation. */
+  maxStaleMs: number,
 ): RequireAuth {
   const admit = (request: FastifyRequest, claims: AccessClaims, projectId: string): Error | undefined => {
     if (revocations.has(claims.sid)) return new AppError('unauthorized', 'this session has been revoked');
+    // Tokens issued since the bus was lost may have been revoked unheard: refuse rather than guess.
+    if (revocations.staleForMs() > maxStaleMs) {
+      return new AppError('service_unavailable', 'the revocation list is out of date', { retryAfter: 2 });
+    }
     request.auth = { claims, projectId };
     return undefined;
   };

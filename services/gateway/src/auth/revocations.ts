@@ -6,6 +6,10 @@
 export class RevocationSet {
   readonly #until = new Map<string, number>();
   readonly #now: () => number;
+  /** Since when revocations may have been missed (the bus was lost), or null while in sync. */
+  #staleSince: number | null = null;
+  /** Counts the losses of the bus, so that a reload begun before the latest one cannot end the staleness. */
+  #losses = 0;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;
@@ -31,6 +35,32 @@ export class RevocationSet {
       }
     }
     return dropped;
+  }
+
+  /** The bus was lost: events published from now on may never arrive. */
+  markStale(): void {
+    this.#staleSince ??= this.#now();
+    this.#losses++;
+  }
+
+  /** Taken before a reload starts; hand it to `markSynced` once the reload is in. */
+  get losses(): number {
+    return this.#losses;
+  }
+
+  /**
+   * The whole list was reloaded, starting when `losses` was `since`. False (and
+   * still stale) when the bus was lost again meanwhile: reload once more.
+   */
+  markSynced(since: number): boolean {
+    if (since !== this.#losses) return false;
+    this.#staleSince = null;
+    return true;
+  }
+
+  /** How long the set may have been missing revocations (0 while in sync). */
+  staleForMs(): number {
+    return this.#staleSince === null ? 0 : this.#now() - this.#staleSince;
   }
 
   get size(): number {

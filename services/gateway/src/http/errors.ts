@@ -26,6 +26,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   last_login_method: 409,
   mfa_already_enabled: 409,
   invalid_challenge: 400,
+  reauthentication_required: 403,
   rate_limited: 429,
   payload_too_large: 413,
   unsupported_media_type: 415,

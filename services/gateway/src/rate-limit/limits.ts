@@ -23,15 +23,22 @@ export class SignInLimits {
   readonly #perIpPerMinute: number;
   readonly #failuresPerAccount: number;
   readonly #mailsPerAddressPerHour: number;
+  readonly #refreshesPerIpPerMinute: number;
 
   constructor(
     store: RateLimitStore,
-    options: { perIpPerMinute: number; failuresPerAccount: number; mailsPerAddressPerHour: number },
+    options: {
+      perIpPerMinute: number;
+      failuresPerAccount: number;
+      mailsPerAddressPerHour: number;
+      refreshesPerIpPerMinute?: number;
+    },
   ) {
     this.#store = store;
     this.#perIpPerMinute = options.perIpPerMinute;
     this.#failuresPerAccount = options.failuresPerAccount;
     this.#mailsPerAddressPerHour = options.mailsPerAddressPerHour;
+    this.#refreshesPerIpPerMinute = options.refreshesPerIpPerMinute ?? 300;
   }
 
   /**
@@ -49,6 +56,12 @@ export class SignInLimits {
   async hitIp(ip: string): Promise<void> {
     const { count, resetInMs } = await this.#store.hit(`ip:${addressBucket(ip)}`, MINUTE);
     if (count > this.#perIpPerMinute) throw limited(resetInMs);
+  }
+
+  /** Counts a refresh from `ip` (its own budget: apps refresh often); throws `rate_limited` over it. */
+  async hitRefresh(ip: string): Promise<void> {
+    const { count, resetInMs } = await this.#store.hit(`refresh:${addressBucket(ip)}`, MINUTE);
+    if (count > this.#refreshesPerIpPerMinute) throw limited(resetInMs);
   }
 
   /**
@@ -69,6 +82,28 @@ export class SignInLimits {
     if (!claim.claimed) throw limited(claim.resetInMs);
   }
 
+  /**
+   * A step-up (the password or a code sent to add or remove a sign-in method):
+   * the per-IP count and a claim on the user's own budget of failures, as
+   * `beginPasswordSignIn`. Throws `rate_limited`.
+   */
+  async beginStepUp(ip: string, projectId: string, userId: string): Promise<void> {
+    const [perIp, claim] = await this.#store.hitAndClaim(
+      { key: `ip:${addressBucket(ip)}`, windowMs: MINUTE, limit: this.#perIpPerMinute },
+      { key: stepUpKey(projectId, userId), windowMs: FAILURE_WINDOW_MS, limit: this.#failuresPerAccount },
+    );
+    if (perIp.count > this.#perIpPerMinute) throw limited(perIp.resetInMs);
+    if (!claim.claimed) throw limited(claim.resetInMs);
+  }
+
+  async refundStepUp(projectId: string, userId: string): Promise<void> {
+    await this.#store.refund(stepUpKey(projectId, userId));
+  }
+
+  async clearStepUp(projectId: string, userId: string): Promise<void> {
+    await this.#store.reset(stepUpKey(projectId, userId));
+  }
+
   /** Gives back the attempt `beginPasswordSignIn` claimed (the sign-in failed for another reason than the password). */
   async refundAttempt(projectId: string, email: string): Promise<void> {
     await this.#store.refund(accountKey(projectId, email));
@@ -80,4 +115,5 @@ export class SignInLimits {
   }
 }
 
+const stepUpKey = (projectId: string, userId: string) => `stepup:${projectId}:${userId}`;
 const accountKey = (projectId: string, email: string) => `acct:${projectId}:${email.trim().toLowerCase()}`;

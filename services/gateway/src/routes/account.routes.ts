@@ -1,12 +1,11 @@
 import { DeleteMeBody, ErrorBody, PasswordChangeBody, PatchMeBody, User } from '@gatehouse/contracts';
 import type { FastifyPluginAsync } from 'fastify';
 import { authOf } from '../auth/authenticate.ts';
+import { signedInRecently } from '../auth/step-up.ts';
 import { clientOf, type GatewayContext, markRevoked } from '../context.ts';
 import { optionalBody } from '../http/bodies.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody };
-/** A user with no password may delete the account within this long of signing in. */
-const FRESH_SIGN_IN_SECONDS = 300;
 
 /** The signed-in user's own account: profile, deletion, password change. */
 export const accountRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app, { ctx }) => {
@@ -60,7 +59,8 @@ export const accountRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async 
           project_id: projectId,
           user_id: claims.sub,
           ...(password !== undefined ? { password } : {}),
-          fresh_sign_in: Date.now() / 1000 - claims.auth_time <= FRESH_SIGN_IN_SECONDS,
+          // A user with no password may delete the account within minutes of signing in.
+          fresh_sign_in: signedInRecently(authOf(request), ctx.config),
         },
         { requestId: request.id },
       );

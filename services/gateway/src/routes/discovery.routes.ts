@@ -1,6 +1,7 @@
 import { ErrorBody, Jwk } from '@gatehouse/contracts';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import type { TokenVerifier } from '../auth/token-verifier.ts';
 import type { GatewayContext } from '../context.ts';
 
 const HEALTH_SUBJECTS = [
@@ -12,17 +13,18 @@ const HEALTH_SUBJECTS = [
 const READY_TIMEOUT_MS = 1500;
 
 /** Key discovery and operations: JWKS, OpenID configuration, liveness and readiness. */
-export const discoveryRoutes: FastifyPluginAsync<{ ctx: GatewayContext; pingStore: () => Promise<void> }> = async (
-  app,
-  { ctx, pingStore },
-) => {
+export const discoveryRoutes: FastifyPluginAsync<{
+  ctx: GatewayContext;
+  verifier: TokenVerifier;
+  pingStore: () => Promise<void>;
+}> = async (app, { ctx, verifier, pingStore }) => {
   const { bus, config } = ctx;
 
   app.get(
     '/.well-known/jwks.json',
     { schema: { tags: ['discovery'], response: { 200: Type.Object({ keys: Type.Array(Jwk) }), 503: ErrorBody } } },
-    async (request, reply) => {
-      const { keys } = await bus.request('session.jwks.get', {}, { requestId: request.id });
+    async (_request, reply) => {
+      const keys = await verifier.jwks();
       reply.header('cache-control', 'public, max-age=300');
       return { keys };
     },

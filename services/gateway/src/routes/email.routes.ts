@@ -115,7 +115,9 @@ export const emailRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (a
     },
     async (request, reply) => {
       await limits.hitIp(request.ip);
-      const { user } = await bus.request(
+      // Identity ends every session (and recent factors) before it sets the password, and
+      // names the sessions it ended: this replica refuses them at once, the others by event.
+      const { session_ids } = await bus.request(
         'identity.password.reset',
         {
           ...clientOf(request),
@@ -123,12 +125,6 @@ export const emailRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (a
           password: request.body.password,
           project_id: projectId,
         },
-        { requestId: request.id },
-      );
-      // Whoever had the old password is out, everywhere, now.
-      const { session_ids } = await bus.request(
-        'session.user.revoke',
-        { user_id: user.id, reason: 'password_reset' },
         { requestId: request.id },
       );
       markRevoked(ctx, session_ids);
@@ -150,11 +146,13 @@ export const emailRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (a
     },
     async (request, reply) => {
       await limits.hitIp(request.ip);
-      const { user } = await bus.request(
+      const { user, session_ids } = await bus.request(
         'identity.magic_link.verify',
         { project_id: projectId, token: request.body.token },
         { requestId: request.id },
       );
+      // An address proven for the first time ended what was set up before the proof.
+      markRevoked(ctx, session_ids);
       return completeFirstFactor(ctx, request, reply, user, ['magic_link'], request.body.auth_mode);
     },
   );

@@ -12,7 +12,9 @@ import {
   PasskeyRegisterVerifyBody,
   PasskeysResponse,
   RecoveryCodesResponse,
+  StepUpBody,
   TokenResponse,
+  TotpEnableBody,
   TotpSetupResponse,
   type UserRecord,
   WebAuthnOptions,
@@ -21,7 +23,8 @@ import { AppError } from '@gatehouse/kit';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { type Auth, authOf } from '../auth/authenticate.ts';
 import { inMode } from '../auth/cookies.ts';
-import { type GatewayContext, markRevoked, signIn } from '../context.ts';
+import { requireRecentSignIn } from '../auth/step-up.ts';
+import { clientOf, type GatewayContext, markRevoked, signIn } from '../context.ts';
 import { optionalBody } from '../http/bodies.ts';
 
 const errors = {
@@ -66,6 +69,24 @@ export const mfaRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app
       { requestId: request.id },
     );
     markRevoked(ctx, session_ids);
+  };
+  /** A sign-in method was added: the user hears of it (best effort; the method is added either way). */
+  const notifyAdded = async (request: FastifyRequest, auth: Auth, factor: 'totp' | 'passkey', name?: string) => {
+    try {
+      await bus.request(
+        'identity.notice.factor_added',
+        {
+          ...clientOf(request),
+          factor,
+          ...(name !== undefined ? { name } : {}),
+          project_id: auth.projectId,
+          user_id: auth.claims.sub,
+        },
+        { requestId: request.id },
+      );
+    } catch (err) {
+      request.log.error({ err, userId: auth.claims.sub }, 'could not send the sign-in-method notice');
+    }
   };
   /** A verified second step: the account must still be allowed in. */
   const signInVerified = async (request: FastifyRequest, projectId: string, userId: string, amr: string[]) => {
@@ -134,17 +155,19 @@ export const mfaRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app
       },
     );
 
-    authed.post<{ Body: typeof MfaCodeBody.static }>(
+    authed.post<{ Body: typeof TotpEnableBody.static }>(
       '/auth/mfa/totp/enable',
-      { schema: { tags: ['mfa'], body: MfaCodeBody, response: { 200: RecoveryCodesResponse, ...errors } } },
+      { schema: { tags: ['mfa'], body: TotpEnableBody, response: { 200: RecoveryCodesResponse, ...errors } } },
       async (request) => {
         const auth = member(request);
+        await requireRecentSignIn(ctx, request, auth, { password: request.body.password });
         const result = await bus.request(
           'mfa.totp.enable',
           { project_id: auth.projectId, user_id: auth.claims.sub, code: request.body.code },
           { requestId: request.id },
         );
         await signOutOthers(request, auth, 'mfa_enabled');
+        await notifyAdded(request, auth, 'totp');
         return result;
       },
     );
@@ -177,14 +200,16 @@ export const mfaRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app
       },
     );
 
-    authed.post(
+    authed.post<{ Body: typeof StepUpBody.static }>(
       '/auth/passkeys/register/options',
       {
         preValidation: optionalBody,
-        schema: { tags: ['passkeys'], body: EmptyBody, response: { 200: WebAuthnOptions, ...errors } },
+        schema: { tags: ['passkeys'], body: StepUpBody, response: { 200: WebAuthnOptions, ...errors } },
       },
       async (request) => {
         const auth = member(request);
+        // The step-up is taken here: the registration that follows must answer these options' challenge.
+        await requireRecentSignIn(ctx, request, auth, request.body);
         const user = await userOf(request, auth);
         const userName = user.email ?? user.name ?? user.id;
         const { options } = await bus.request(
@@ -220,6 +245,7 @@ export const mfaRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app
           { requestId: request.id },
         );
         await signOutOthers(request, auth, 'passkey_added');
+        await notifyAdded(request, auth, 'passkey', passkey.name);
         return reply.code(201).send({ id: passkey.id, name: passkey.name, created_at: passkey.created_at });
       },
     );
@@ -237,14 +263,15 @@ export const mfaRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app
       },
     );
 
-    authed.delete<{ Params: typeof IdParams.static }>(
+    authed.delete<{ Params: typeof IdParams.static; Body: typeof StepUpBody.static }>(
       '/auth/passkeys/:id',
       {
         preValidation: optionalBody,
-        schema: { tags: ['passkeys'], body: EmptyBody, params: IdParams, response: { ...noContent, ...errors } },
+        schema: { tags: ['passkeys'], body: StepUpBody, params: IdParams, response: { ...noContent, ...errors } },
       },
       async (request, reply) => {
         const auth = authOf(request);
+        await requireRecentSignIn(ctx, request, auth, request.body);
         const user = await userOf(request, auth);
         await bus.request(
           'mfa.passkey.delete',

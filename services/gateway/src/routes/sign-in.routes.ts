@@ -81,6 +81,7 @@ export const signInRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (
     '/auth/refresh',
     { schema: { tags: ['sign-in'], body: RefreshBody, response: { 200: TokenResponse, ...errors } } },
     async (request, reply) => {
+      await limits.hitRefresh(request.ip);
       let refreshToken = request.body.refresh_token;
       let mode = request.body.auth_mode;
       if (!refreshToken) {

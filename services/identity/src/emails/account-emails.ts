@@ -6,8 +6,23 @@ import { normalizeEmail, toUserRecord } from '../users/user-record.ts';
 import type { UserRow, UsersStore } from '../users/users.store.ts';
 import { type OneTimeTokens, TOKEN_TTL_SECONDS, type TokenPurpose } from './one-time-tokens.ts';
 
+/**
+ * What identity asks of the other services when an account changes hands: the
+ * session service ends sessions, the mfa service removes second factors.
+ * Both throw `service_unavailable` when they cannot be reached.
+ */
+export interface AccountPeers {
+  /** Ends every session of the user; the ids that ended. */
+  revokeSessions(userId: string, reason: string, requestId?: string): Promise<string[]>;
+  /** Removes the user's second factors added since `addedSince` (all of them for null). */
+  forgetFactors(projectId: string, userId: string, addedSince: Date | null, requestId?: string): Promise<void>;
+}
+
 export interface AccountEmailsDeps {
   store: UsersStore;
+  peers: AccountPeers;
+  /** RESET_REMOVES_FACTORS_DAYS: a reset removes the factors added this recently (0: none). */
+  resetRemovesFactorsDays: number;
   tokens: OneTimeTokens;
   passwords: Passwords;
   events: UserEvents;
@@ -91,20 +106,42 @@ export class AccountEmails {
 
   /**
    * Sets a new password from a reset link, and marks the address verified
-   * (the link reached it). The caller revokes every session. Throws
-   * `invalid_token`. Publishes `events.user.password_changed`.
+   * (the link reached it). Whoever held the account before is put out first:
+   * every session ends and the second factors added in the last
+   * `resetRemovesFactorsDays` go (all of them when the address had never been
+   * proven: they were set up by whoever registered it). Only then is the link
+   * used and the password set, so a peer that fails leaves the link usable
+   * for a retry; sessions opened in between end with a second revocation.
+   * Throws `invalid_token`, `service_unavailable`. Publishes `events.user.password_changed`.
    */
   async resetPassword(projectId: string, token: string, password: string, who: Requester, requestId?: string) {
-    const { store, tokens, passwords, events } = this.#deps;
-    const row = await tokens.consume(projectId, 'reset_password', token);
-    const user = row?.user_id ? await store.findById(projectId, row.user_id) : null;
-    if (!row || !user || user.email !== row.email || user.banned) throw invalidToken();
+    const { store, tokens, passwords, events, peers, log } = this.#deps;
+    const peeked = await tokens.peek(projectId, 'reset_password', token);
+    const user = peeked?.user_id ? await store.findById(projectId, peeked.user_id) : null;
+    if (!peeked || !user || user.email !== peeked.email || user.banned) throw invalidToken();
     const passwordHash = await passwords.hash(password);
+    const ended = await peers.revokeSessions(user.id, 'password_reset', requestId);
+    const since = this.#factorsRemovedSince(user);
+    if (since !== undefined) await peers.forgetFactors(projectId, user.id, since, requestId);
+    const row = await tokens.consume(projectId, 'reset_password', token);
+    if (!row) throw invalidToken();
     const updated = await store.update(projectId, user.id, { passwordHash, emailVerified: true }, { email: row.email });
     if (!updated) throw invalidToken();
+    // A sign-in with the old password between the revocation and the update got a session: end it too.
+    const late = await peers.revokeSessions(user.id, 'password_reset', requestId).catch((err) => {
+      log.error({ err, userId: user.id }, 'could not end the sessions opened during a password reset');
+      return [];
+    });
     await events.changed('events.user.password_changed', updated);
     await this.passwordChanged(updated, who, requestId);
-    return toUserRecord(updated);
+    return { user: toUserRecord(updated), sessionIds: [...ended, ...late] };
+  }
+
+  /** Null: every factor (the address was never proven); a date: those added since; undefined: none. */
+  #factorsRemovedSince(user: UserRow): Date | null | undefined {
+    if (!user.email_verified) return null;
+    const days = this.#deps.resetRemovesFactorsDays;
+    return days > 0 ? new Date(Date.now() - days * 86_400_000) : undefined;
   }
 
   /**
@@ -126,10 +163,29 @@ export class AccountEmails {
 
   /**
    * Uses a magic link: the user it names, created on first use (no password,
-   * role `user`), with the address now verified. Throws `invalid_token`, `user_banned`.
+   * role `user`), with the address now verified. When the address of an
+   * existing account is proven here for the first time, what was set up
+   * before the proof may be someone else's (an attacker can register your
+   * address and wait): its sessions end, its second factors and its password
+   * go, before the link is used (so a peer that fails leaves it usable); the
+   * owner can set a password afterwards. Throws `invalid_token`, `user_banned`,
+   * `service_unavailable`.
    */
-  async verifyMagicLink(projectId: string, token: string): Promise<{ user: UserRecord; created: boolean }> {
-    const { store, tokens, events } = this.#deps;
+  async verifyMagicLink(
+    projectId: string,
+    token: string,
+    requestId?: string,
+  ): Promise<{ user: UserRecord; created: boolean; sessionIds: string[] }> {
+    const { store, tokens, events, peers, log } = this.#deps;
+    const peeked = await tokens.peek(projectId, 'magic_link', token);
+    if (!peeked) throw invalidToken();
+    const unproven = await store.findByEmail(projectId, peeked.email);
+    const claims = unproven !== null && !unproven.email_verified && !unproven.banned;
+    const ended: string[] = [];
+    if (claims) {
+      ended.push(...(await peers.revokeSessions(unproven.id, 'address_proven', requestId)));
+      await peers.forgetFactors(projectId, unproven.id, null, requestId);
+    }
     const row = await tokens.consume(projectId, 'magic_link', token);
     if (!row) throw invalidToken();
     let user = await store.findByEmail(projectId, row.email);
@@ -144,7 +200,7 @@ export class AccountEmails {
           emailVerified: true,
         });
         await events.created(user);
-        return { user: toUserRecord(user), created: true };
+        return { user: toUserRecord(user), created: true, sessionIds: ended };
       } catch (err) {
         // Signed up by another path meanwhile: sign in to that account.
         if (!(err instanceof AppError && err.code === 'email_taken')) throw err;
@@ -154,10 +210,56 @@ export class AccountEmails {
     }
     if (user.banned) throw new AppError('user_banned', 'this account is banned');
     if (!user.email_verified) {
-      user = (await store.update(projectId, user.id, { emailVerified: true }, { email: row.email })) ?? user;
+      // Proven now: a password set before the proof is not the owner's to keep.
+      const changes =
+        user.id === unproven?.id && claims ? { emailVerified: true, passwordHash: null } : { emailVerified: true };
+      const hadPassword = user.password_hash !== null && 'passwordHash' in changes;
+      user = (await store.update(projectId, user.id, changes, { email: row.email })) ?? user;
       await events.changed('events.user.updated', user);
+      if (hadPassword) {
+        // A password sign-in between the revocation and the update got a session: end it too.
+        const userId = user.id;
+        const late = await peers.revokeSessions(userId, 'address_proven', requestId).catch((err) => {
+          log.error({ err, userId }, 'could not end the sessions opened while an address was proven');
+          return [];
+        });
+        ended.push(...late);
+      }
     }
-    return { user: toUserRecord(user), created: false };
+    return { user: toUserRecord(user), created: false, sessionIds: ended };
+  }
+
+  /**
+   * Mails the user that a sign-in method was added, so that one added by
+   * someone else does not go unnoticed. Best effort, like the password notice.
+   */
+  async factorAdded(
+    projectId: string,
+    userId: string,
+    factor: 'totp' | 'passkey',
+    name: string | undefined,
+    who: Requester,
+    requestId?: string,
+  ): Promise<void> {
+    const user = await this.#deps.store.findById(projectId, userId);
+    if (!user?.email) return;
+    try {
+      await this.#enqueue(
+        user,
+        user.email,
+        'factor_added',
+        {
+          factor: factor === 'passkey' ? 'A passkey' : 'An authenticator app',
+          factor_name: name ?? '',
+          at: new Date().toISOString(),
+          ip: who.ip ?? '',
+          user_agent: who.userAgent ?? '',
+        },
+        requestId,
+      );
+    } catch (err) {
+      this.#deps.log.error({ err, userId }, 'could not queue the sign-in-method notice');
+    }
   }
 
   /**

@@ -73,6 +73,27 @@ export class OneTimeTokens {
   }
 
   /**
+   * The row the token names when it could be used now (of this purpose and
+   * project, unused, unexpired), without using it: for flows that must do
+   * something first and may fail (then the link still works). `consume`
+   * remains the single-use gate.
+   */
+  async peek(projectId: string, purpose: TokenPurpose, token: string): Promise<OneTimeTokenRow | null> {
+    const row = await withDatabaseErrors(() =>
+      this.#db
+        .selectFrom('one_time_tokens')
+        .selectAll()
+        .where('token_hash', '=', hashOf(token))
+        .where('project_id', '=', projectId)
+        .where('purpose', '=', purpose)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', sql<Date>`now()`)
+        .executeTakeFirst(),
+    );
+    return row ?? null;
+  }
+
+  /**
    * Uses the token: the row it names when it is of this purpose and project,
    * unused and unexpired; null otherwise. One statement marks it used, so of
    * two concurrent uses only one gets the row.

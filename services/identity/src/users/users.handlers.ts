@@ -32,6 +32,11 @@ export function registerUserHandlers(bus: Bus, users: UsersService, emails: Acco
 
   bus.serve('identity.user.get', async (m) => ({ user: await users.get(m.project_id, m.user_id) }));
 
+  bus.serve('identity.password.verify', async (m) => {
+    await users.verifyPassword(m.project_id, m.user_id, m.password);
+    return {};
+  });
+
   bus.serve('identity.user.find', async (m) => ({ user: await users.findByEmail(m.project_id, m.email) }));
 
   bus.serve('identity.user.set_mfa', async (m) => ({

@@ -87,6 +87,21 @@ export class UsersService {
     return toUserRecord(user);
   }
 
+  /**
+   * A signed-in user proves it is still them (before adding or removing a
+   * sign-in method). Throws `invalid_credentials` for a wrong password, no
+   * password, or no such user, in similar time.
+   */
+  async verifyPassword(projectId: string, userId: string, password: string): Promise<void> {
+    const { store, passwords } = this.#deps;
+    const user = await store.findById(projectId, userId);
+    if (!user?.password_hash) {
+      await passwords.verifyDummy(password);
+      throw invalidCredentials();
+    }
+    if (!(await passwords.verify(user.password_hash, password))) throw invalidCredentials();
+  }
+
   /** Throws `not_found`. */
   async get(projectId: string, userId: string): Promise<UserRecord> {
     const user = await this.#deps.store.findById(projectId, userId);

@@ -27,7 +27,7 @@ describe('mail templates', () => {
 
   test('every template of the contract renders a subject, a text and an HTML part', async () => {
     const renderer = await createRenderer({ defaults });
-    assert.equal(TEMPLATE_NAMES.length, 6);
+    assert.equal(TEMPLATE_NAMES.length, 7);
     for (const name of TEMPLATE_NAMES) {
       const vars = {
         app_name: 'Acme',

@@ -37,6 +37,8 @@ export interface PasskeysStore {
    * user's passkey rows locked, so two deletes cannot both pass it.
    */
   deleteOwned(ref: UserRef, id: string, options: { keepOne: boolean }): Promise<DeleteOutcome>;
+  /** Deletes the user's passkeys registered at or after `since` (all of them for null); how many went. */
+  deleteAddedSince(ref: UserRef, since: Date | null): Promise<number>;
 }
 
 export class PostgresPasskeysStore implements PasskeysStore {
@@ -140,5 +142,17 @@ export class PostgresPasskeysStore implements PasskeysStore {
         return 'deleted';
       }),
     );
+  }
+
+  async deleteAddedSince(ref: UserRef, since: Date | null): Promise<number> {
+    const result = await withDatabaseErrors(() => {
+      let query = this.#db
+        .deleteFrom('mfa_passkeys')
+        .where('project_id', '=', ref.projectId)
+        .where('user_id', '=', ref.userId);
+      if (since) query = query.where('created_at', '>=', since);
+      return query.executeTakeFirst();
+    });
+    return Number(result.numDeletedRows);
   }
 }
