@@ -15,6 +15,21 @@ import { startMailer } from './app.ts';
 const quiet = pino({ level: 'silent' });
 const LINK = 'https://auth.example.com/verify?token=abc123&project=p1';
 
+/** A logger whose lines the test reads. */
+function capturedLog(level: string): { lines: string[]; log: Logger } {
+  const lines: string[] = [];
+  const log = pino(
+    { level },
+    new Writable({
+      write(chunk, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    }),
+  );
+  return { lines, log };
+}
+
 const job = (overrides: Partial<MailJob> = {}): MailJob => ({
   v: 1,
   id: randomUUID(),
@@ -157,16 +172,7 @@ describe('mailer', () => {
 
   test('without SMTP_URL, writes the mail as an .eml file in the outbox, and only its subject to the log', async () => {
     const outbox = join(tempDir(), 'outbox');
-    const lines: string[] = [];
-    const log = pino(
-      { level: 'info' },
-      new Writable({
-        write(chunk, _enc, done) {
-          lines.push(chunk.toString());
-          done();
-        },
-      }),
-    );
+    const { lines, log } = capturedLog('info');
     const { queue } = await mailer({}, { outboxDir: outbox, log });
     const sent = job();
     await queue.enqueue(sent);
@@ -188,16 +194,7 @@ describe('mailer', () => {
   });
 
   test('without SMTP_URL and without an outbox (stack mode), the mail is not delivered and its body is not logged', async () => {
-    const lines: string[] = [];
-    const log = pino(
-      { level: 'debug' },
-      new Writable({
-        write(chunk, _enc, done) {
-          lines.push(chunk.toString());
-          done();
-        },
-      }),
-    );
+    const { lines, log } = capturedLog('debug');
     const { queue } = await mailer({}, { log });
     await queue.enqueue(job());
     await waitFor('the warning', () => lines.some((l) => l.includes('not delivered')));

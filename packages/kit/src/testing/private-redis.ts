@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../mail-queue/mail-queue.contract.ts';
-import { freePort, tcpUp } from './private-nats.ts';
+import { freePort, stopChild, tcpUp } from './private-nats.ts';
 
 const REDIS_BIN = process.env.REDIS_SERVER_BIN ?? 'redis-server';
 
@@ -59,14 +59,7 @@ export class PrivateRedis {
   }
 
   async destroy(): Promise<void> {
-    const child = this.#child;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(this.#child);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

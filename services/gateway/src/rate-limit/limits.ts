@@ -74,12 +74,7 @@ export class SignInLimits {
    * `refundAttempt` when it failed for another reason than the password.
    */
   async beginPasswordSignIn(ip: string, projectId: string, email: string): Promise<void> {
-    const [perIp, claim] = await this.#store.hitAndClaim(
-      { key: `ip:${addressBucket(ip)}`, windowMs: MINUTE, limit: this.#perIpPerMinute },
-      { key: accountKey(projectId, email), windowMs: FAILURE_WINDOW_MS, limit: this.#failuresPerAccount },
-    );
-    if (perIp.count > this.#perIpPerMinute) throw limited(perIp.resetInMs);
-    if (!claim.claimed) throw limited(claim.resetInMs);
+    await this.#claim(ip, accountKey(projectId, email));
   }
 
   /**
@@ -88,9 +83,14 @@ export class SignInLimits {
    * `beginPasswordSignIn`. Throws `rate_limited`.
    */
   async beginStepUp(ip: string, projectId: string, userId: string): Promise<void> {
+    await this.#claim(ip, stepUpKey(projectId, userId));
+  }
+
+  /** The per-IP hit and one claim on `budgetKey`'s failures, in one step; throws `rate_limited`. */
+  async #claim(ip: string, budgetKey: string): Promise<void> {
     const [perIp, claim] = await this.#store.hitAndClaim(
       { key: `ip:${addressBucket(ip)}`, windowMs: MINUTE, limit: this.#perIpPerMinute },
-      { key: stepUpKey(projectId, userId), windowMs: FAILURE_WINDOW_MS, limit: this.#failuresPerAccount },
+      { key: budgetKey, windowMs: FAILURE_WINDOW_MS, limit: this.#failuresPerAccount },
     );
     if (perIp.count > this.#perIpPerMinute) throw limited(perIp.resetInMs);
     if (!claim.claimed) throw limited(claim.resetInMs);
