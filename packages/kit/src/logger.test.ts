@@ -49,7 +49,7 @@ test('cookies and credentials in request and reply headers are redacted', () => 
     {
       req: { headers: { authorization: 'Bearer at-1', cookie: 'gh_access=at-2', 'x-api-key': 'ak-3' } },
       res: { headers: { 'set-cookie': ['gh_refresh=rt-4; HttpOnly'] } },
-      upstream: { headers: { 'set-cookie': 'gh_access=at-5' } },
+      response: { headers: { 'set-cookie': 'gh_access=at-5' } },
     },
     'headers',
   );
