@@ -13,8 +13,17 @@ export {
   requireSecretKey,
 } from './config.ts';
 export { connectBus, connectNats } from './connect.ts';
+export { type EmailAddressResult, normalizeEmail, parseEmailAddress, requireEmail } from './email-address.ts';
 export { AppError, isAppError, unavailable } from './errors.ts';
 export { newId } from './ids.ts';
+export {
+  BUS_JSON_LIMITS,
+  EDGE_JSON_LIMITS,
+  findJsonProblem,
+  type JsonLimits,
+  type JsonProblem,
+  stringProblem,
+} from './json-guard.ts';
 export { createLogger, type Logger } from './logger.ts';
 export { InProcessMailQueue, type InProcessMailQueueOptions } from './mail-queue/in-process.ts';
 export { JetStreamMailQueue, type JetStreamMailQueueOptions, type MailQueueNames } from './mail-queue/jetstream.ts';

@@ -1,6 +1,7 @@
 import { FormatRegistry, type Static, type TSchema } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
 import { AppError } from './errors.ts';
+import { BUS_JSON_LIMITS, findJsonProblem } from './json-guard.ts';
 
 // TypeBox knows no string formats by itself; these are the ones the contracts use.
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -30,9 +31,13 @@ function checkerFor<T extends TSchema>(schema: T): TypeCheck<T> {
 
 /**
  * Returns `value` typed by `schema`, or throws `validation_failed` naming each
- * bad field. Used on both ends of every bus subject.
+ * bad field. Used on both ends of every bus subject, so a message must also
+ * keep the bus's JSON limits (nesting, and strings that can be stored: no
+ * U+0000, control characters or lone surrogates), whatever its schema allows.
  */
 export function validate<T extends TSchema>(schema: T, value: unknown, what: string): Static<T> {
+  const problem = findJsonProblem(value, BUS_JSON_LIMITS);
+  if (problem) throw new AppError('validation_failed', `invalid ${what}`, { details: [problem] });
   const check = checkerFor(schema);
   if (check.Check(value)) return value;
   const details = [...check.Errors(value)].slice(0, 10).map((e) => ({ field: e.path || '/', message: e.message }));
