@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What `pnpm start:stack` runs: the five services as separate processes against NATS, Redis and
 # Postgres (defaults: the local servers that infra/scripts/ensure-services.sh starts).
-# Output lines are prefixed with [service]; Ctrl-C stops everything; if one service exits, the
-# others are stopped and its exit code is returned.
+# Output lines are prefixed with [service]. Ctrl-C, SIGTERM or SIGHUP stops everything, and so does
+# the end of the command that ran this script (a SIGTERM or SIGKILL to `pnpm start:stack`), see
+# supervise.sh; if one service exits, the others are stopped and its exit code is returned.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source infra/scripts/ensure-pnpm.sh
@@ -40,29 +41,21 @@ fi
 
 # Each service runs in its own session (setsid) so a Ctrl-C at the terminal reaches only this
 # script, which forwards it once: the services treat a second signal as "exit now".
-detach=()
-if command -v setsid >/dev/null; then detach=(setsid); fi
-declare -A names=() # pid -> service
+source infra/scripts/supervise.sh
 start() {
   # The process substitution keeps $! the node pid (a pipe would give awk's); awk flushes each
   # line and ignores Ctrl-C, so it still prints the service's shutdown logs.
-  "${detach[@]}" node --import tsx "services/$1/src/main.ts" \
-    > >(trap '' INT && exec awk -v p="[$1] " '{ print p $0; fflush() }') 2>&1 &
-  names[$!]=$1
+  "${supervise_detach[@]}" node --import tsx "services/$1/src/main.ts" \
+    > >(trap '' INT HUP && exec awk -v p="[$1] " '{ print p $0; fflush() }') 2>&1 &
+  children[$!]=$1
 }
-stop() { # signal: forward it to every service, wait for them, exit
-  trap - INT TERM
-  kill -s "$1" "${!names[@]}" 2>/dev/null || true
-  wait "${!names[@]}" 2>/dev/null || true
-  exit "$2"
-}
-trap 'stop INT 130' INT
-trap 'stop TERM 143' TERM
+supervise_traps
 
 for service in identity session mfa mailer; do start "$service"; done
 start gateway # last: it serves traffic, the others answer its requests over NATS
+supervise_watchdog
 
 status=0 exited=''
-wait -n -p exited "${!names[@]}" || status=$? # -p: bash >= 5.1
-echo "[stack] ${names[${exited:-none}]:-a service} exited with status $status, stopping the others"
-stop TERM "$status"
+wait -n -p exited "${!children[@]}" || status=$? # -p: bash >= 5.1
+echo "[stack] ${children[${exited:-none}]:-a service} exited with status $status, stopping the others"
+supervise_stop TERM "$status"

@@ -1,6 +1,18 @@
 #!/usr/bin/env bash
 # What `npm start` / `pnpm start` runs: the embedded all-in-one mode (one process, no servers).
+# Ctrl-C, SIGTERM or SIGHUP stops it, and so does the end of the command that ran this script (a
+# SIGTERM or SIGKILL to `pnpm start`): see supervise.sh. Exits with the server's status.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source infra/scripts/ensure-pnpm.sh
-exec node --import tsx packages/embedded/src/main.ts
+source infra/scripts/supervise.sh
+
+supervise_traps
+# Not `exec`: pnpm's SIGTERM would reach only its `sh -c` child, and leave the server running.
+"${supervise_detach[@]}" node --import tsx packages/embedded/src/main.ts &
+children[$!]=gatehouse
+supervise_watchdog
+
+status=0
+wait "${!children[@]}" || status=$?
+supervise_stop TERM "$status"

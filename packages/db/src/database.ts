@@ -1,11 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import type { Logger } from '@gatehouse/kit';
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
 import type { PoolConfig } from 'pg';
 import { withDatabaseErrors } from './errors.ts';
+import { type EmbeddedLimits, embeddedDialect } from './pglite.ts';
 import { createPool } from './pool.ts';
 
 export interface OpenDatabaseOptions {
@@ -16,6 +15,8 @@ export interface OpenDatabaseOptions {
   log: Logger;
   /** Overrides of the pool's limits (POOL_LIMITS); tests shorten the timeouts. */
   pool?: Partial<PoolConfig>;
+  /** Overrides of the embedded database's limits (EMBEDDED_LIMITS); tests shorten the timeout. */
+  embedded?: Partial<EmbeddedLimits>;
 }
 
 /**
@@ -23,7 +24,11 @@ export interface OpenDatabaseOptions {
  * `databaseUrl` is set, otherwise PGlite persisted under `dataDir/pgdata`.
  * Does not migrate (see `runMigrations`); `db.destroy()` closes it. PGlite has
  * a single connection: code running inside a transaction must use the
- * transaction handle, never the returned `db`, or it waits forever.
+ * transaction handle, never the returned `db`, or it waits forever. When
+ * PGlite crashes or hangs (see pglite.ts) the same `db` goes on working: the
+ * directory is reopened behind it, and the queries caught by the crash fail
+ * as `service_unavailable`. JSON nested deep enough to crash it is refused
+ * before it is sent (SQLSTATE 54001, `validation_failed` in the stores).
  */
 export async function openDatabase<DB>(options: OpenDatabaseOptions): Promise<Kysely<DB>> {
   if (options.databaseUrl) {
@@ -32,8 +37,7 @@ export async function openDatabase<DB>(options: OpenDatabaseOptions): Promise<Ky
   }
   const dir = join(options.dataDir, 'pgdata');
   await mkdir(dir, { recursive: true });
-  const pglite = await PGlite.create(dir);
-  return new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  return new Kysely<DB>({ dialect: await embeddedDialect(dir, options.log, options.embedded) });
 }
 
 /** `SELECT 1`: resolves when the database answers; throws AppError `service_unavailable` otherwise. */
