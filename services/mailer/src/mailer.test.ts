@@ -160,6 +160,74 @@ describe('mailer', () => {
     assert.match(queue.deadLetters[0]?.error ?? '', /550/);
   });
 
+  test('refuses, sending nothing and at once, a recipient that is not exactly one plain address', async () => {
+    const smtp = await peer();
+    const rcpts: string[] = [];
+    smtp.decideRcpt = (address) => {
+      rcpts.push(address);
+      return { accept: true };
+    };
+    const { lines, log } = capturedLog('warn');
+    const { queue } = await mailer({ SMTP_URL: smtp.url }, { log });
+    const refused = [
+      '"look"@example.com', // nodemailer would send it to look@example.com
+      'zz,qq@example.com', // ...and this to qq@example.com
+      'look@example.com, other@example.com',
+      'look@example.com;other@example.com',
+      'Look <look@example.com>',
+      '<look@example.com>',
+      'look@example.com (Look)',
+      'friends: look@example.com, other@example.com;',
+      'look@example.com ',
+      'no-at-sign',
+    ];
+    for (const to of refused) await queue.enqueue(job({ to }));
+    await waitFor('the dead letters', () => queue.deadLetters.length === refused.length);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(smtp.offered, 0, 'no message offered');
+    assert.deepEqual(rcpts, [], 'no recipient named to the server');
+    assert.deepEqual(
+      queue.deadLetters.map((d) => [d.job.to, d.attempts]),
+      refused.map((to) => [to, 1]),
+      'each refused for good, without retry',
+    );
+    assert.ok(queue.deadLetters.every((d) => /^undeliverable: /.test(d.error) && !d.error.includes('example.com')));
+    const warnings = lines.map((l) => JSON.parse(l)).filter((e) => e.msg?.includes('not exactly one address'));
+    assert.equal(warnings.length, refused.length);
+    for (const entry of warnings) assert.equal(entry.level, 40);
+    // The attacker-chosen address is not logged, nor the body.
+    assert.ok(!lines.some((l) => l.includes('example.com') || l.includes('token=')), lines.join(''));
+  });
+
+  test('still delivers one plain address, with a Unicode local part and domain', async () => {
+    const smtp = await peer();
+    const rcpts: string[] = [];
+    smtp.decideRcpt = (address) => {
+      rcpts.push(address);
+      return { accept: true };
+    };
+    const { queue } = await mailer({ SMTP_URL: smtp.url });
+    await queue.enqueue(job({ to: 'first.last+tag@mail.example.com' }));
+    await queue.enqueue(job({ to: 'look@b\u00fccher.example' }));
+    await queue.enqueue(job({ to: '\u00fcn\u00efcode@b\u00fccher.example' }));
+    await waitFor('the mails', () => smtp.received.length === 3);
+    assert.deepEqual(rcpts, [
+      'first.last+tag@mail.example.com',
+      // As stored: the test server offers SMTPUTF8, so nodemailer keeps the Unicode domain.
+      'look@b\u00fccher.example',
+      '\u00fcn\u00efcode@b\u00fccher.example',
+    ]);
+    assert.equal(queue.deadLetters.length, 0);
+  });
+
+  test('without SMTP_URL, a recipient that is not one address is not written to the outbox either', async () => {
+    const outbox = join(tempDir(), 'outbox');
+    const { queue } = await mailer({}, { outboxDir: outbox });
+    await queue.enqueue(job({ to: 'zz,qq@example.com' }));
+    await waitFor('the dead letter', () => queue.deadLetters.length === 1);
+    assert.deepEqual(readdirSync(outbox), []);
+  });
+
   test('retries, then dead-letters, while the SMTP server is unreachable', async () => {
     const smtp = await peer();
     const url = smtp.url;

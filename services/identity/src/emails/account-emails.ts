@@ -1,8 +1,8 @@
 import type { MailTemplateName, UserRecord } from '@gatehouse/contracts';
-import { AppError, type Logger, type MailQueue, newId } from '@gatehouse/kit';
+import { AppError, type Logger, type MailQueue, newId, normalizeEmail, requireEmail } from '@gatehouse/kit';
 import type { Passwords } from '../passwords/passwords.ts';
 import type { UserEvents } from '../users/user-events.ts';
-import { normalizeEmail, toUserRecord } from '../users/user-record.ts';
+import { toUserRecord } from '../users/user-record.ts';
 import type { UserRow, UsersStore } from '../users/users.store.ts';
 import { type OneTimeTokens, TOKEN_TTL_SECONDS, type TokenPurpose } from './one-time-tokens.ts';
 
@@ -97,9 +97,11 @@ export class AccountEmails {
   /**
    * Mails a reset link when the address belongs to a user who may sign in;
    * does nothing otherwise, and the caller answers the same either way.
+   * Throws `validation_failed` (field `email`) for an address that is not one
+   * acceptable mailbox: that says nothing of any account.
    */
   async forgotPassword(projectId: string, email: string, redirectTo?: string, requestId?: string): Promise<void> {
-    const user = await this.#deps.store.findByEmail(projectId, normalizeEmail(email));
+    const user = await this.#deps.store.findByEmail(projectId, requireEmail(email, 'email'));
     if (!user?.email || user.banned) return;
     await this.#sendLink(user, user.email, 'reset_password', redirectTo, requestId);
   }
@@ -146,10 +148,13 @@ export class AccountEmails {
 
   /**
    * Mails a sign-in link: to a user's address, or to an address with no user
-   * yet (the link signs it up). A banned user gets nothing. Throws `service_unavailable`.
+   * yet (the link signs it up). A banned user gets nothing. The link names,
+   * and the mail goes to, the canonical form of the address (kit
+   * `requireEmail`): never a second spelling of one mailbox, nor a list.
+   * Throws `validation_failed` (field `email`), `service_unavailable`.
    */
   async sendMagicLink(projectId: string, email: string, redirectTo?: string, requestId?: string): Promise<void> {
-    const address = normalizeEmail(email);
+    const address = requireEmail(email, 'email');
     const user = await this.#deps.store.findByEmail(projectId, address);
     if (user?.banned) return;
     await this.#sendLink(
@@ -178,7 +183,8 @@ export class AccountEmails {
   ): Promise<{ user: UserRecord; created: boolean; sessionIds: string[] }> {
     const { store, tokens, events, peers, log } = this.#deps;
     const peeked = await tokens.peek(projectId, 'magic_link', token);
-    if (!peeked) throw invalidToken();
+    // A link issued before addresses were checked, for one no account may have (`zz,qq@…`): unusable.
+    if (!peeked || normalizeEmail(peeked.email) === null) throw invalidToken();
     const unproven = await store.findByEmail(projectId, peeked.email);
     const claims = unproven !== null && !unproven.email_verified && !unproven.banned;
     const ended: string[] = [];

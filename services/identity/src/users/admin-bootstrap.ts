@@ -1,8 +1,7 @@
 import { DEFAULT_PROJECT_ID } from '@gatehouse/contracts';
-import { isAppError, type Logger } from '@gatehouse/kit';
+import { isAppError, type Logger, parseEmailAddress } from '@gatehouse/kit';
 import type { Passwords } from '../passwords/passwords.ts';
 import type { UserEvents } from './user-events.ts';
-import { normalizeEmail } from './user-record.ts';
 import type { UsersStore } from './users.store.ts';
 
 /**
@@ -22,10 +21,16 @@ export async function bootstrapAdmin(deps: {
   const { store, adminEmail, adminPassword, log } = deps;
   if (!adminEmail || !adminPassword) return false;
   if (await store.hasAdmin(DEFAULT_PROJECT_ID)) return false;
+  const parsed = parseEmailAddress(adminEmail);
+  if (!parsed.ok) {
+    // Not fatal: identity serves everything else, and the log says what to fix.
+    log.error({ reason: parsed.reason }, 'ADMIN_EMAIL is not an acceptable email address; no admin was created');
+    return false;
+  }
   try {
     const row = await store.create({
       projectId: DEFAULT_PROJECT_ID,
-      email: normalizeEmail(adminEmail),
+      email: parsed.address,
       passwordHash: await deps.passwords.hash(adminPassword),
       role: 'admin',
       // The operator chose this address in the configuration: nothing to verify.

@@ -22,6 +22,3 @@ export function toUserRecord(row: UserRow): UserRecord {
     updated_at: new Date(row.updated_at).toISOString(),
   };
 }
-
-/** Emails are trimmed and compared case-insensitively; the stored form is lower case. */
-export const normalizeEmail = (email: string): string => email.trim().toLowerCase();

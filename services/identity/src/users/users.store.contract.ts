@@ -51,6 +51,45 @@ export function usersStoreContract(backend: string, open: () => Promise<TestData
       );
     });
 
+    test('stores one canonical form for the NFC and NFD, Unicode and punycode spellings of one address', async () => {
+      const t = newId().slice(-12);
+      const nfd = `e\u0301look-${t}@xn--bcher-kva.example`;
+      const canonical = `\u00e9look-${t}@b\u00fccher.example`;
+      const created = await store.create({ projectId: P, email: nfd, passwordHash: 'h', role: 'user' });
+      assert.equal(created.email, canonical);
+      for (const spelling of [canonical, nfd, `\u00c9LOOK-${t}@B\u00dcCHER.example`]) {
+        assert.equal((await store.findByEmail(P, spelling))?.id, created.id, spelling);
+        await assert.rejects(
+          store.create({ projectId: P, email: spelling, passwordHash: 'h', role: 'user' }),
+          (err) => err instanceof AppError && err.code === 'email_taken',
+        );
+      }
+      const other = await store.create({ projectId: P, email: unique('move'), passwordHash: 'h', role: 'user' });
+      await assert.rejects(
+        store.update(P, other.id, { email: `\u00c9look-${t}@b\u00fccher.EXAMPLE` }),
+        (err) => err instanceof AppError && err.code === 'email_taken',
+      );
+    });
+
+    test('refuses to store an address that is not one mailbox, and finds none for it', async () => {
+      const t = newId().slice(-12);
+      const user = await store.create({ projectId: P, email: unique('kept'), passwordHash: 'h', role: 'user' });
+      for (const bad of [`"look-${t}"@example.com`, `zz-${t},qq@example.com`, `look-${t}\u200b@example.com`]) {
+        await assert.rejects(
+          store.create({ projectId: P, email: bad, passwordHash: 'h', role: 'user' }),
+          (err) => err instanceof AppError && err.code === 'validation_failed',
+          bad,
+        );
+        await assert.rejects(
+          store.update(P, user.id, { email: bad }),
+          (err) => err instanceof AppError && err.code === 'validation_failed',
+          bad,
+        );
+        assert.equal(await store.findByEmail(P, bad), null);
+      }
+      assert.equal((await store.findById(P, user.id))?.email, user.email, 'unchanged');
+    });
+
     test('allows the same email in another project, and keeps the projects apart', async () => {
       const email = unique('twice');
       const a = await store.create({ projectId: P, email, passwordHash: 'h', role: 'user' });
@@ -151,6 +190,39 @@ export function usersStoreContract(backend: string, open: () => Promise<TestData
       const after = await store.findById(P, user.id);
       assert.deepEqual(after?.metadata, { a: half });
       assert.equal(after?.name, null);
+    });
+
+    test('refuses text the database cannot store (U+0000, a lone surrogate in JSON): validation_failed, row unchanged', async () => {
+      // The database refuses these itself (22021, 22P05, 22P02 on json); the store must answer 400, not a driver error.
+      const refused = (err: unknown) =>
+        err instanceof AppError &&
+        err.code === 'validation_failed' &&
+        err.message === 'the request holds characters that cannot be stored' &&
+        !/0x00|UTF8|escape|syntax|insert|update/i.test(JSON.stringify(err.details));
+      const user = await store.create({ projectId: P, email: unique('chars'), passwordHash: 'h', role: 'user' });
+      const bad: { name?: string; metadata?: Record<string, unknown> }[] = [
+        { name: 'nul in a name: a\u0000b' },
+        { metadata: { note: 'nul in a value: a\u0000b' } },
+        { metadata: { 'nul in a key\u0000': 1 } },
+        { metadata: { note: 'a lone high surrogate: \ud800' } },
+        { metadata: { note: 'a lone low surrogate: \udc00' } },
+      ];
+      for (const fields of bad) {
+        const what = JSON.stringify(fields);
+        await assert.rejects(
+          store.create({ projectId: P, email: unique('chars'), passwordHash: 'h', role: 'user', ...fields }),
+          refused,
+          what,
+        );
+        const changes = fields.name === undefined ? { metadataPatch: fields.metadata } : { name: fields.name };
+        await assert.rejects(store.update(P, user.id, changes), refused, what);
+      }
+      const after = await store.findById(P, user.id);
+      assert.equal(after?.name, null);
+      assert.deepEqual(after?.metadata, {});
+      // The store still works after each refusal (on PGlite: the one connection is free again).
+      await store.update(P, user.id, { name: 'fine', metadataPatch: { ok: '\ud83d\ude00' } });
+      assert.deepEqual((await store.findById(P, user.id))?.metadata, { ok: '\ud83d\ude00' });
     });
 
     test('concurrent metadata patches both land', async () => {

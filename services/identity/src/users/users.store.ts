@@ -1,4 +1,4 @@
-import { AppError, newId } from '@gatehouse/kit';
+import { AppError, newId, normalizeEmail, requireEmail } from '@gatehouse/kit';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { uniqueViolation, withDatabaseErrors } from '../db/errors.ts';
 import type { Database, Role, UserRow, UserRowUpdate } from '../db/schema.ts';
@@ -6,7 +6,7 @@ import { checkMetadataSize, type Metadata, mergeMetadata } from './metadata.ts';
 
 export type { UserRow } from '../db/schema.ts';
 
-/** A user to create. The email is stored lower case. */
+/** A user to create. The email is stored in its canonical form (kit `normalizeEmail`). */
 export interface NewUser {
   projectId: string;
   email: string | null;
@@ -42,14 +42,19 @@ export interface UserGuard {
 }
 
 /**
- * What the users feature needs from storage. Emails are compared case-
- * insensitively (stored lower case). Every method throws AppError
- * `service_unavailable` when the database is down.
+ * What the users feature needs from storage. Emails are stored and compared
+ * in their canonical form (kit `normalizeEmail`: NFC, lower case, one form of
+ * the domain), so two spellings of one mailbox are one account. Every method
+ * throws AppError `service_unavailable` when the database is down.
  */
 export interface UsersStore {
-  /** Throws `email_taken` when the project already has that email; `validation_failed` for oversized metadata. */
+  /**
+   * Throws `email_taken` when the project already has that email;
+   * `validation_failed` for an email that is not one acceptable address, or oversized metadata.
+   */
   create(user: NewUser): Promise<UserRow>;
   findById(projectId: string, id: string): Promise<UserRow | null>;
+  /** Null as well for an email that is not an acceptable address: no account can have it. */
   findByEmail(projectId: string, email: string): Promise<UserRow | null>;
   /**
    * Null when no such user, or when it no longer meets `guard`.
@@ -61,6 +66,13 @@ export interface UsersStore {
   hasAdmin(projectId: string): Promise<boolean>;
 }
 
+/** The stored form of an email to write; throws `validation_failed` for one that is not acceptable. */
+const storedEmail = (email: string): string => requireEmail(email);
+/**
+ * A guard compares with a value read from the database (a token's address):
+ * only trimmed and lower-cased, as before, so an address stored before the
+ * canonical form existed still matches itself.
+ */
 const lower = (email: string): string => email.trim().toLowerCase();
 
 /** The unique violation of (project_id, email) is the one expected conflict: a taken email. */
@@ -73,7 +85,7 @@ function conflicts(err: unknown): never {
 
 function toColumns(changes: UserChanges): UserRowUpdate {
   const set: UserRowUpdate = {};
-  if (changes.email !== undefined) set.email = lower(changes.email);
+  if (changes.email !== undefined) set.email = storedEmail(changes.email);
   if (changes.passwordHash !== undefined) set.password_hash = changes.passwordHash;
   if (changes.role !== undefined) set.role = changes.role;
   if (changes.name !== undefined) set.name = changes.name;
@@ -95,13 +107,14 @@ export class PostgresUsersStore implements UsersStore {
   async create(user: NewUser): Promise<UserRow> {
     const metadata = user.metadata ?? {};
     checkMetadataSize(metadata);
+    const email = user.email === null ? null : storedEmail(user.email);
     return withDatabaseErrors(() =>
       this.#db
         .insertInto('users')
         .values({
           id: newId(),
           project_id: user.projectId,
-          email: user.email === null ? null : lower(user.email),
+          email,
           email_verified: user.emailVerified ?? false,
           password_hash: user.passwordHash,
           name: user.name ?? null,
@@ -128,12 +141,14 @@ export class PostgresUsersStore implements UsersStore {
   }
 
   async findByEmail(projectId: string, email: string): Promise<UserRow | null> {
+    const address = normalizeEmail(email);
+    if (address === null) return null;
     const row = await withDatabaseErrors(() =>
       this.#db
         .selectFrom('users')
         .selectAll()
         .where('project_id', '=', projectId)
-        .where('email', '=', lower(email))
+        .where('email', '=', address)
         .executeTakeFirst(),
     );
     return row ?? null;

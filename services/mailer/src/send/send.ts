@@ -2,6 +2,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Logger, PermanentMailError } from '@gatehouse/kit';
 import nodemailer from 'nodemailer';
+import { recipientProblem } from './recipient.ts';
 
 /** A rendered mail ready to go. */
 export interface OutgoingMail {
@@ -17,7 +18,8 @@ export interface Sender {
   /**
    * Sends `mail`. Throws on failure so the queue retries; throws
    * PermanentMailError when the SMTP server refused the recipient or the
-   * message for good (a 5xx answer to RCPT TO or DATA).
+   * message for good (a 5xx answer to RCPT TO or DATA), and, sending
+   * nothing, when `to` is not exactly one plain address (see recipientProblem).
    */
   send(mail: OutgoingMail, log: Logger): Promise<void>;
   close(): void;
@@ -61,9 +63,28 @@ function isPermanent(err: unknown): boolean {
 /**
  * SMTP when `smtpUrl` is set; otherwise, with `outboxDir` (embedded mode), .eml
  * files there (mode 600), and without it a warning. The log names the recipient
- * and subject only.
+ * and subject only. Whichever the way, a mail whose `to` is not exactly one
+ * plain address goes nowhere: it is refused for good (PermanentMailError, so
+ * the queue dead-letters it at once), with a warning that does not name it.
  */
 export async function createSender(options: SenderOptions): Promise<Sender> {
+  const sender = await createTransportSender(options);
+  return {
+    async send(mail, log) {
+      const problem = recipientProblem(mail.to);
+      if (problem) {
+        // Security: nodemailer would mail every address it reads in the field, or a rewritten one.
+        // The address itself stays out of the log: it is attacker-chosen text.
+        log.warn({ reason: problem }, 'mail refused: the recipient is not exactly one address');
+        throw new PermanentMailError(`undeliverable: ${problem}`);
+      }
+      await sender.send(mail, log);
+    },
+    close: () => sender.close(),
+  };
+}
+
+async function createTransportSender(options: SenderOptions): Promise<Sender> {
   const envelope = (mail: OutgoingMail) => ({
     from: options.from,
     to: mail.to,
