@@ -1,5 +1,5 @@
 import { type Static, type TProperties, type TSchema, Type } from '@sinclair/typebox';
-import { Amr, Jwk, Metadata, Role, SessionInfo, UserRecord, Uuid } from './objects.ts';
+import { Amr, AvatarUrl, Jwk, Metadata, Role, SessionInfo, UserRecord, Uuid } from './objects.ts';
 import { events, requests } from './subjects.ts';
 
 /**
@@ -72,7 +72,7 @@ export const requestSchemas = {
       project_id: Uuid,
       user_id: Uuid,
       name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
-      avatar_url: Type.Optional(Type.Union([Type.String({ maxLength: 2048 }), Type.Null()])),
+      avatar_url: Type.Optional(Type.Union([AvatarUrl, Type.Null()])),
       metadata: Type.Optional(Metadata),
     }),
     response: Type.Object({ user: UserRecord }),
@@ -383,4 +383,6 @@ export const ReplyError = Type.Object({
   code: Type.String(),
   message: Type.String(),
   details: Type.Optional(Type.Array(Type.Unknown())),
+  /** Seconds, for `rate_limited` and `service_unavailable`: the HTTP edge's Retry-After. */
+  retry_after: Type.Optional(Type.Integer({ minimum: 0 })),
 });

@@ -26,6 +26,7 @@ test('migrating again is a no-op, with bookkeeping of its own beside any other s
     rows.map((r) => r.table_name),
     [
       'mfa_challenges',
+      'mfa_code_failures',
       'mfa_migration',
       'mfa_migration_lock',
       'mfa_passkeys',

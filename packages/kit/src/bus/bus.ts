@@ -25,7 +25,8 @@ export interface MessageContext {
   log: Logger;
 }
 
-type Reply = { ok: true; data: unknown } | { ok: false; error: { code: string; message: string; details?: unknown[] } };
+type ReplyErrorBody = { code: string; message: string; details?: unknown[]; retry_after?: number };
+type Reply = { ok: true; data: unknown } | { ok: false; error: ReplyErrorBody };
 
 /**
  * The typed, validated bus every service uses. Payloads are checked against
@@ -66,7 +67,10 @@ export class Bus {
     if (reply.ok) return validate(schemas.response, reply.data, `${subject} response`);
     const error = validate(ReplyError, reply.error, `${subject} error`);
     const code = isErrorCode(error.code) ? error.code : 'internal';
-    throw new AppError(code, error.message, error.details ? { details: error.details } : {});
+    throw new AppError(code, error.message, {
+      ...(error.details ? { details: error.details } : {}),
+      ...(error.retry_after !== undefined ? { retryAfter: error.retry_after } : {}),
+    });
   }
 
   /** Serves a request subject in the owning service's queue group. */
@@ -121,10 +125,15 @@ export class Bus {
     );
   }
 
-  #toReplyError(err: unknown, log: Logger): { code: string; message: string; details?: unknown[] } {
+  #toReplyError(err: unknown, log: Logger): ReplyErrorBody {
     if (err instanceof AppError) {
       if (err.code === 'service_unavailable') log.warn({ err }, err.message);
-      return { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) };
+      return {
+        code: err.code,
+        message: err.message,
+        ...(err.details ? { details: err.details } : {}),
+        ...(err.retryAfter !== undefined ? { retry_after: err.retryAfter } : {}),
+      };
     }
     if (err instanceof SyntaxError) return { code: 'validation_failed', message: 'malformed message' };
     log.error({ err }, 'unexpected error');

@@ -83,7 +83,7 @@ describe('verifying a challenge', () => {
     await rejectsWith(mfa.bus.request('mfa.challenge.verify', { mfa_token, code: code() }), 'invalid_token');
   });
 
-  test('5 wrong codes are invalid_code, then even the right code is invalid_token', async () => {
+  test('5 wrong codes are invalid_code, then the challenge is spent and so is the code budget of the user', async () => {
     const { user, code } = await userWithTotp();
     const { mfa_token } = await mfa.bus.request('mfa.challenge.create', { ...user, amr: ['pwd'] });
     for (let i = 0; i < 5; i++) {
@@ -93,9 +93,18 @@ describe('verifying a challenge', () => {
       );
     }
     await rejectsWith(mfa.bus.request('mfa.challenge.verify', { mfa_token, code: code() }), 'invalid_token');
-    // The code itself was not used up: a new challenge takes it.
+    // A new challenge buys no guesses: the user's code budget is spent, and
+    // even the right code is refused unchecked until its window ends.
     const next = await mfa.bus.request('mfa.challenge.create', { ...user, amr: ['pwd'] });
-    await mfa.bus.request('mfa.challenge.verify', { mfa_token: next.mfa_token, code: code() });
+    await rejectsWith(
+      mfa.bus.request('mfa.challenge.verify', { mfa_token: next.mfa_token, code: code() }),
+      'rate_limited',
+    );
+    // The code itself was not used up by the refusals: once the window has
+    // passed, a new challenge takes the current one.
+    mfa.clock.advance(15 * 60);
+    const later = await mfa.bus.request('mfa.challenge.create', { ...user, amr: ['pwd'] });
+    await mfa.bus.request('mfa.challenge.verify', { mfa_token: later.mfa_token, code: code() });
   });
 
   test('concurrent guesses cannot exceed 5 tries', async () => {

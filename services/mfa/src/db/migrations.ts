@@ -115,6 +115,19 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0003_code_failures': {
+    async up(db: AnyDb) {
+      // One budget of wrong second-factor codes per user, across every route that checks one.
+      await db.schema
+        .createTable('mfa_code_failures')
+        .addColumn('project_id', 'uuid', (c) => c.notNull())
+        .addColumn('user_id', 'uuid', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('window_started_at', 'timestamptz', (c) => c.notNull())
+        .addPrimaryKeyConstraint('mfa_code_failures_pkey', ['project_id', 'user_id'])
+        .execute();
+    },
+  },
 };
 
 /** The mfa schema's advisory lock; identity's is 0x67617465 ('gate'). */

@@ -97,7 +97,17 @@ export interface PasskeysTable {
 }
 
 /** The mfa schema, as kysely sees it. */
+/** The wrong codes of a user in the current window (the per-user code budget). */
+export interface CodeFailuresTable {
+  project_id: string;
+  user_id: string;
+  /** Attempts claimed in the window: wrong ones, and ones still being checked. */
+  attempts: number;
+  window_started_at: Date;
+}
+
 export interface MfaDatabase {
+  mfa_code_failures: CodeFailuresTable;
   mfa_totp: TotpTable;
   mfa_recovery_codes: RecoveryCodesTable;
   mfa_recovery_keys: RecoveryKeysTable;

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { AppError, newId, validate } from '@gatehouse/kit';
+import { AppError, newId, normalizeEmail, validate } from '@gatehouse/kit';
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -195,7 +195,9 @@ export class PasskeysService {
       // passkey the list stays empty, and the verify still admits only this user's passkeys.
       if (own.length === 0 && target.kind === 'user') allowCredentials = this.#standIns(projectId, target.userId);
     } else if (target.kind === 'unknown_email') {
-      allowCredentials = this.#standIns(projectId, target.email.trim().toLowerCase());
+      // The canonical address identity looks accounts up by: every spelling of one
+      // mailbox gets the same stand-ins, as every spelling of a known one gets its passkeys.
+      allowCredentials = this.#standIns(projectId, normalizeEmail(target.email) ?? target.email.trim().toLowerCase());
     }
     const options = await generateAuthenticationOptions({
       rpID: this.#rp.id,

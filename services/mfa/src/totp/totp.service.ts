@@ -15,6 +15,15 @@ export interface TotpServiceDeps {
   clock: () => Date;
 }
 
+/**
+ * The per-user budget of second-factor codes, shared by every route that
+ * checks one (sign-in's `login/mfa`, TOTP disable, recovery-code regeneration,
+ * step-ups): 5 wrong codes in 15 minutes, then every code is refused unchecked
+ * until the window ends. Per user, not per challenge or per address, so new
+ * challenges or new addresses buy no more guesses.
+ */
+export const CODE_BUDGET = { attempts: 5, windowMs: 15 * 60_000 } as const;
+
 const invalidCode = () => new AppError('invalid_code', 'the code is wrong, expired or already used');
 
 /** The sealing context binds a sealed secret to its user: it cannot be copied to another row. */
@@ -134,8 +143,29 @@ export class TotpService {
    * the recovery code). Null when the code is wrong, used, or TOTP is off.
    */
   async verifyCode(ref: UserRef, typedCode: string): Promise<CodeFactor | null> {
-    if (normalizeTotpCode(typedCode)) return (await this.verifyTotp(ref, typedCode)) ? 'totp' : null;
-    return (await this.useRecoveryCode(ref, typedCode)) ? 'recovery_code' : null;
+    return this.#withinBudget(ref, async () => {
+      if (normalizeTotpCode(typedCode)) return (await this.verifyTotp(ref, typedCode)) ? 'totp' : null;
+      return (await this.#useRecoveryCode(ref, typedCode)) ? 'recovery_code' : null;
+    });
+  }
+
+  /**
+   * Runs a code check on the user's budget (CODE_BUDGET): the attempt is
+   * claimed before the code is checked, so concurrent guesses cannot exceed
+   * it; a right code clears it. Over budget: `rate_limited`, the code unchecked.
+   */
+  async #withinBudget<T>(ref: UserRef, check: () => Promise<T | null>): Promise<T | null> {
+    const now = this.#clock();
+    const claim = await this.#store.claimCodeAttempt(ref, now, CODE_BUDGET.windowMs);
+    if (claim.attempts > CODE_BUDGET.attempts) {
+      const resetInMs = claim.windowStartedAt.getTime() + CODE_BUDGET.windowMs - now.getTime();
+      throw new AppError('rate_limited', 'too many wrong codes: the second factor is locked for a while', {
+        retryAfter: Math.max(1, Math.ceil(resetInMs / 1000)),
+      });
+    }
+    const result = await check();
+    if (result) await this.#store.clearCodeAttempts(ref);
+    return result;
   }
 
   /** A TOTP code, once: true when it is valid now and its step is newer than the last accepted one. */
@@ -157,6 +187,10 @@ export class TotpService {
    * codes are stored under the current one.
    */
   async useRecoveryCode(ref: UserRef, typedCode: string): Promise<boolean> {
+    return (await this.#withinBudget(ref, () => this.#useRecoveryCode(ref, typedCode))) ?? false;
+  }
+
+  async #useRecoveryCode(ref: UserRef, typedCode: string): Promise<boolean> {
     const code = normalizeRecoveryCode(typedCode);
     if (!code) return false;
     const hashes = this.#keys.recoveryCodesAccepted.map((key) =>

@@ -47,6 +47,14 @@ export interface TotpStore {
   disable(ref: UserRef): Promise<TotpSnapshot | null>;
   /** Puts back what `disable` removed. */
   restore(snapshot: TotpSnapshot): Promise<void>;
+  /**
+   * Claims one attempt of the user's code budget at `now`, atomically: the
+   * window restarts once `windowMs` has passed since it began. Returns the
+   * attempts claimed in the window (this one included) and when it began.
+   */
+  claimCodeAttempt(ref: UserRef, now: Date, windowMs: number): Promise<{ attempts: number; windowStartedAt: Date }>;
+  /** A right code: the user's budget is whole again. */
+  clearCodeAttempts(ref: UserRef): Promise<void>;
 }
 
 const mine = (ref: UserRef) => ({ project_id: ref.projectId, user_id: ref.userId });
@@ -136,6 +144,38 @@ export class PostgresTotpStore implements TotpStore {
         .executeTakeFirst(),
     );
     return updated.numUpdatedRows > 0n;
+  }
+
+  async claimCodeAttempt(
+    ref: UserRef,
+    now: Date,
+    windowMs: number,
+  ): Promise<{ attempts: number; windowStartedAt: Date }> {
+    const expired = new Date(now.getTime() - windowMs);
+    const row = await withDatabaseErrors(() =>
+      this.#db
+        .insertInto('mfa_code_failures')
+        .values({ ...mine(ref), attempts: 1, window_started_at: now })
+        .onConflict((oc) =>
+          oc.columns(['project_id', 'user_id']).doUpdateSet({
+            attempts: sql<number>`case when mfa_code_failures.window_started_at <= ${expired} then 1 else mfa_code_failures.attempts + 1 end`,
+            window_started_at: sql<Date>`case when mfa_code_failures.window_started_at <= ${expired} then ${now} else mfa_code_failures.window_started_at end`,
+          }),
+        )
+        .returning(['attempts', 'window_started_at'])
+        .executeTakeFirstOrThrow(),
+    );
+    return { attempts: Number(row.attempts), windowStartedAt: new Date(row.window_started_at) };
+  }
+
+  async clearCodeAttempts(ref: UserRef): Promise<void> {
+    await withDatabaseErrors(() =>
+      this.#db
+        .deleteFrom('mfa_code_failures')
+        .where('project_id', '=', ref.projectId)
+        .where('user_id', '=', ref.userId)
+        .execute(),
+    );
   }
 
   async useRecoveryCode(ref: UserRef, codeHashes: readonly string[]): Promise<boolean> {
