@@ -54,7 +54,10 @@ export interface Config {
   rateLimitPerIpPerMinute: number;
   /** POST /auth/refresh per client address per minute (a limit of its own: apps refresh often). */
   rateLimitRefreshPerIpPerMinute: number;
+  /** Failed passwords per (account, client) per 15 minutes: the client is its known device, else its address. */
   loginFailuresPerAccount: number;
+  /** Failed passwords per account per 15 minutes from all clients without a known device together. */
+  loginFailuresPerAccountUnknownClients: number;
   /** A password reset removes the second factors added in this many days (0: none); a thief's passkey goes with the thief. */
   resetRemovesFactorsDays: number;
   /** How recent a sign-in must be to add or remove a sign-in method without sending the password or a code. */
@@ -199,6 +202,7 @@ export function loadConfig(env: Env): Config {
   const alg = env.SIGNING_ALG ?? 'ES256';
   if (alg !== 'ES256' && alg !== 'EdDSA') throw new ConfigError('SIGNING_ALG must be ES256 or EdDSA');
   const allow = list(env.REDIRECT_ALLOWLIST);
+  const loginFailures = int(env, 'LOGIN_FAILURES_PER_ACCOUNT', 10, 1);
   return {
     port,
     host: env.HOST || '127.0.0.1',
@@ -224,7 +228,14 @@ export function loadConfig(env: Env): Config {
     corsOrigins: list(env.CORS_ORIGINS),
     rateLimitPerIpPerMinute: int(env, 'RATE_LIMIT_PER_IP_PER_MINUTE', 60, 1),
     rateLimitRefreshPerIpPerMinute: int(env, 'RATE_LIMIT_REFRESH_PER_IP_PER_MINUTE', 300, 1),
-    loginFailuresPerAccount: int(env, 'LOGIN_FAILURES_PER_ACCOUNT', 10, 1),
+    loginFailuresPerAccount: loginFailures,
+    // Strangers together get ten times one client's budget unless set.
+    loginFailuresPerAccountUnknownClients: int(
+      env,
+      'LOGIN_FAILURES_PER_ACCOUNT_UNKNOWN_CLIENTS',
+      10 * loginFailures,
+      1,
+    ),
     resetRemovesFactorsDays: int(env, 'RESET_REMOVES_FACTORS_DAYS', 7, 0),
     recentSignInSeconds: int(env, 'RECENT_SIGN_IN_SECONDS', 300, 1),
     passwordHash: parsePasswordHash(env.PASSWORD_HASH || 'argon2id:m=19456,t=2,p=1'),

@@ -7,6 +7,13 @@ export const ACCESS_COOKIE = 'gh_access';
 export const REFRESH_COOKIE = 'gh_refresh';
 /** The refresh cookie is sent to the refresh endpoint only. */
 const REFRESH_PATH = '/auth/refresh';
+/**
+ * The device cookie: a browser that signed in with its password before is a
+ * known device of that account, whose failures count apart from strangers'
+ * (see SignInLimits). Sent to the password sign-in only.
+ */
+export const DEVICE_COOKIE = 'gh_device';
+const DEVICE_PATH = '/auth/login';
 
 export type AuthMode = 'token' | 'cookie' | undefined;
 
@@ -31,6 +38,16 @@ export function clearCookies(reply: FastifyReply, config: Config): void {
     { name: ACCESS_COOKIE, value: '', path: '/', maxAge: 0 },
     { name: REFRESH_COOKIE, value: '', path: REFRESH_PATH, maxAge: 0 },
   ]);
+}
+
+/**
+ * Sets (or renews) the device cookie after a right password, whatever the auth
+ * mode: it is only a cookie the browser keeps (HttpOnly, SameSite=Lax, Secure
+ * when PUBLIC_URL is https); clients that do not keep cookies are strangers at
+ * their next sign-in, as before.
+ */
+export function setDeviceCookie(reply: FastifyReply, config: Config, token: string, maxAgeSeconds: number): void {
+  setCookies(reply, config, [{ name: DEVICE_COOKIE, value: token, path: DEVICE_PATH, maxAge: maxAgeSeconds }]);
 }
 
 // Written with the `cookie` package rather than @fastify/cookie, whose onSend hook

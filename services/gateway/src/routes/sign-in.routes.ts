@@ -13,10 +13,11 @@ import {
 import { AppError, isAppError } from '@gatehouse/kit';
 import type { FastifyPluginAsync } from 'fastify';
 import { authOf } from '../auth/authenticate.ts';
-import { checkCsrf, cookieValue, inMode, REFRESH_COOKIE } from '../auth/cookies.ts';
+import { checkCsrf, cookieValue, DEVICE_COOKIE, inMode, REFRESH_COOKIE, setDeviceCookie } from '../auth/cookies.ts';
 import { clientOf, completeFirstFactor, type GatewayContext, markRevoked, signIn, tokenResponse } from '../context.ts';
 import { optionalBody } from '../http/bodies.ts';
 import { checkedRedirect } from '../http/redirects.ts';
+import { DEVICE_LIFETIME_MS } from '../rate-limit/limits.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
 
@@ -57,8 +58,14 @@ export const signInRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (
     { schema: { tags: ['sign-in'], body: LoginBody, response: { 200: SignInResponse, ...errors } } },
     async (request, reply) => {
       const { email, password } = request.body;
-      // The attempt is claimed before the password is hashed: see beginPasswordSignIn.
-      await limits.beginPasswordSignIn(request.ip, projectId, email);
+      // The attempt is claimed before the password is hashed: see beginPasswordSignIn. A device
+      // cookie this account issued makes its failures count apart from strangers'.
+      const attempt = await limits.beginPasswordSignIn(
+        request.ip,
+        projectId,
+        email,
+        cookieValue(request, DEVICE_COOKIE),
+      );
       let user: UserRecord;
       try {
         ({ user } = await bus.request(
@@ -69,11 +76,15 @@ export const signInRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (
       } catch (err) {
         // A wrong password (or an unknown email: counted alike, so the limit reveals nothing)
         // keeps its claim as a failure; anything else (banned, unverified, 503) gives it back.
-        if (!isAppError(err, 'invalid_credentials')) await limits.refundAttempt(projectId, email);
+        if (!isAppError(err, 'invalid_credentials')) await limits.refundAttempt(attempt);
         throw err;
       }
-      await limits.clearFailures(projectId, email);
-      return completeFirstFactor(ctx, request, reply, user, ['pwd'], request.body.auth_mode);
+      const device = await limits.completeSignIn(attempt);
+      const answer = await completeFirstFactor(ctx, request, reply, user, ['pwd'], request.body.auth_mode);
+      // The password was right (a second factor may still follow): this browser is now a known
+      // device of the account, in either auth mode.
+      setDeviceCookie(reply, ctx.config, device, DEVICE_LIFETIME_MS / 1000);
+      return answer;
     },
   );
 
