@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
+import { hostileScenarios } from './hostile-scenarios.ts';
+import { lockoutScenarios } from './lockout-scenarios.ts';
 import { type Mailbox, startMailbox } from './mailbox.ts';
 import { mfaScenarios } from './mfa-scenarios.ts';
 import { freePort, node, type Proc, waitForOk } from './processes.ts';
@@ -43,6 +45,8 @@ after(async () => {
 });
 
 authScenarios('embedded', () => base);
+lockoutScenarios('embedded', () => base);
+hostileScenarios('embedded', () => base);
 trustScenarios(
   'embedded',
   () => base,

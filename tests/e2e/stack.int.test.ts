@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { claimsOf, client, eventually, uniqueEmail } from './client.ts';
 import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
+import { hostileScenarios } from './hostile-scenarios.ts';
+import { lockoutScenarios } from './lockout-scenarios.ts';
 import { type Mailbox, startMailbox, withLink } from './mailbox.ts';
 import { mfaScenarios } from './mfa-scenarios.ts';
 import { createDatabase, freePort, node, Proc, secretKey, waitForOk } from './processes.ts';
@@ -98,6 +100,8 @@ after(async () => {
 });
 
 authScenarios('stack', () => gatewayA);
+lockoutScenarios('stack', () => gatewayA);
+hostileScenarios('stack', () => gatewayA);
 trustScenarios(
   'stack',
   () => gatewayA,

@@ -1,5 +1,5 @@
 import { type Static, type TProperties, Type } from '@sinclair/typebox';
-import { Amr, Metadata, Role, SessionInfo, Timestamp, User, Uuid } from './objects.ts';
+import { Amr, AvatarUrl, Metadata, Role, SessionInfo, Timestamp, User, Uuid } from './objects.ts';
 
 /** Passwords: 8 to 128 characters (the contract's rule). */
 export const HttpPassword = Type.String({ minLength: 8, maxLength: 128 });
@@ -70,7 +70,7 @@ export const GuestConvertBody = Body({
 });
 export const PatchMeBody = Body({
   name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
-  avatar_url: Type.Optional(Type.Union([Type.String({ maxLength: 2048, format: 'uri' }), Type.Null()])),
+  avatar_url: Type.Optional(Type.Union([AvatarUrl, Type.Null()])),
   metadata: Type.Optional(Metadata),
 });
 export const DeleteMeBody = Body({ password: Type.Optional(Type.String({ maxLength: 1024 })) });

@@ -12,6 +12,17 @@ export const Amr = Type.Array(Type.String({ maxLength: 32 }), { maxItems: 8 });
 
 export const Metadata = Type.Record(Type.String(), Type.Unknown());
 
+/**
+ * A picture's address: `https:` only (`http:` on loopback, for development), so
+ * a page that shows it never runs `javascript:` or loads `data:` from a user.
+ */
+export const AvatarUrl = Type.String({
+  maxLength: 2048,
+  format: 'uri',
+  pattern: '^(https://[^/?#\\\\\\s]|http://(localhost|127\\.0\\.0\\.1|\\[::1\\])([:/?#]|$))',
+  description: 'an https: URL (http: on localhost only)',
+});
+
 /** The public User object of the HTTP contract. */
 export const User = Type.Object({
   id: Uuid,

@@ -4,15 +4,17 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { AppError, type Bus, type Config, type Logger } from '@gatehouse/kit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { authenticator } from './auth/authenticate.ts';
-import { allowedOrigins } from './auth/cookies.ts';
+import { authenticator, documentTokenRequired, usesRequireAuth } from './auth/authenticate.ts';
+import { ACCESS_COOKIE, allowedOrigins } from './auth/cookies.ts';
 import { RevocationSet } from './auth/revocations.ts';
 import { TokenVerifier } from './auth/token-verifier.ts';
 import type { GatewayContext } from './context.ts';
 import { EdgeLogController } from './http/edge-log.ts';
 import { sendError } from './http/errors.ts';
+import { registerJsonBodyParser } from './http/json-body.ts';
 import { lazyChildLogger } from './http/lazy-logger.ts';
 import { parseAllowlist } from './http/redirects.ts';
+import { securityHeaders } from './http/security-headers.ts';
 import { SignInLimits } from './rate-limit/limits.ts';
 import type { RateLimitStore } from './rate-limit/rate-limit.store.ts';
 import { accountRoutes } from './routes/account.routes.ts';
@@ -73,6 +75,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   const limits = new SignInLimits(deps.rateLimitStore, {
     perIpPerMinute: config.rateLimitPerIpPerMinute,
     failuresPerAccount: config.loginFailuresPerAccount,
+    failuresPerAccountUnknownClients: config.loginFailuresPerAccountUnknownClients,
     mailsPerAddressPerHour: config.mailPerAddressPerHour,
     refreshesPerIpPerMinute: config.rateLimitRefreshPerIpPerMinute,
   });
@@ -88,6 +91,13 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   };
 
   app.decorateRequest('auth', null);
+  registerJsonBodyParser(app);
+  const headers = securityHeaders(config.publicUrl);
+  // Every response, errors and 404s included; a route that may be cached (the JWKS) says so itself.
+  app.addHook('onRequest', (_request, reply, done) => {
+    reply.headers(headers);
+    done();
+  });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) =>
     sendError(new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply),
@@ -108,12 +118,34 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
       openapi: '3.1.0',
       info: { title: 'Gatehouse', version: '0.1.0', description: 'Self-hosted authentication: the HTTP API.' },
       servers: [{ url: config.publicUrl }],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          cookie: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: ACCESS_COOKIE,
+            description: 'cookie mode ("auth_mode": "cookie")',
+          },
+        },
+      },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  const https = config.publicUrl.startsWith('https:');
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // The UI's own policy (its scripts and styles from 'self'), in place of the API's `default-src 'none'`;
+    // upgrading requests to https only when the API is served over https.
+    staticCSP: true,
+    transformStaticCSP: (csp) => (https ? csp : csp.replace(/\s*upgrade-insecure-requests;?/, '')),
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  // A route that authenticates by its own preHandler says so in the document (plugins that
+  // authenticate all their routes do it with requireAuthFor).
+  app.addHook('onRoute', (route) => {
+    if (usesRequireAuth(route, ctx.requireAuth)) documentTokenRequired(route);
+  });
   await app.register(signInRoutes, { ctx });
   await app.register(sessionRoutes, { ctx });
   await app.register(accountRoutes, { ctx });

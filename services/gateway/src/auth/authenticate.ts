@@ -1,6 +1,6 @@
 import { type AccessClaims, DEFAULT_PROJECT_ID } from '@gatehouse/contracts';
 import { AppError } from '@gatehouse/kit';
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import { ACCESS_COOKIE, checkCsrf, cookieValue } from './cookies.ts';
 import type { RevocationSet } from './revocations.ts';
 import type { TokenVerifier } from './token-verifier.ts';
@@ -19,6 +19,29 @@ declare module 'fastify' {
 }
 
 export type RequireAuth = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
+
+/** How a signed-in caller authenticates, as the OpenAPI document says it: a bearer token, or the access cookie. */
+export const TOKEN_SECURITY: { [scheme: string]: string[] }[] = [{ bearer: [] }, { cookie: [] }];
+
+/** Writes into a route's OpenAPI operation that it needs a token (so /docs's Authorize button sends one). */
+export function documentTokenRequired(route: RouteOptions): void {
+  route.schema = { ...route.schema, security: TOKEN_SECURITY };
+}
+
+/** True when `route` authenticates with `requireAuth` at route level. */
+export function usesRequireAuth(route: RouteOptions, requireAuth: RequireAuth): boolean {
+  const pre = route.preHandler as unknown;
+  return pre === requireAuth || (Array.isArray(pre) && pre.includes(requireAuth));
+}
+
+/**
+ * Every route registered after this in `app`'s plugin needs a token: the
+ * hook that checks it, and the same said in the OpenAPI document.
+ */
+export function requireAuthFor(app: FastifyInstance, requireAuth: RequireAuth): void {
+  app.addHook('onRoute', documentTokenRequired);
+  app.addHook('preHandler', requireAuth);
+}
 
 /**
  * The hot path of every authenticated request: a local signature check

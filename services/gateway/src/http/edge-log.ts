@@ -21,8 +21,17 @@ export class EdgeLogController extends LogController {
     const status = reply.statusCode;
     const level = error || status >= 500 ? 'error' : status >= 400 || request.method !== 'GET' ? 'info' : 'debug';
     if (level === 'debug' && !this.#debug) return;
+    const route = request.routeOptions.url;
     reply.log[level](
-      { method: request.method, route: request.routeOptions.url, status, ms: Math.round(reply.elapsedTime) },
+      route === undefined
+        ? // No route matched (a 404): the path, so it can be traced; never the query, which may hold a token.
+          {
+            method: request.method,
+            url: request.url.split('?', 1)[0]!.slice(0, 512),
+            status,
+            ms: Math.round(reply.elapsedTime),
+          }
+        : { method: request.method, route, status, ms: Math.round(reply.elapsedTime) },
       'request',
     );
   }

@@ -1,6 +1,6 @@
 import { DeleteMeBody, ErrorBody, PasswordChangeBody, PatchMeBody, User } from '@gatehouse/contracts';
 import type { FastifyPluginAsync } from 'fastify';
-import { authOf } from '../auth/authenticate.ts';
+import { authOf, requireAuthFor } from '../auth/authenticate.ts';
 import { signedInRecently } from '../auth/step-up.ts';
 import { clientOf, type GatewayContext, markRevoked } from '../context.ts';
 import { optionalBody } from '../http/bodies.ts';
@@ -10,7 +10,7 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody,
 /** The signed-in user's own account: profile, deletion, password change. */
 export const accountRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app, { ctx }) => {
   const { bus } = ctx;
-  app.addHook('preHandler', ctx.requireAuth);
+  requireAuthFor(app, ctx.requireAuth);
 
   app.get('/auth/me', { schema: { tags: ['account'], response: { 200: User, ...errors } } }, async (request) => {
     const { claims, projectId } = authOf(request);

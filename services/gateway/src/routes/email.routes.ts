@@ -12,6 +12,7 @@ import {
   SignInResponse,
   User,
 } from '@gatehouse/contracts';
+import { requireEmail } from '@gatehouse/kit';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authOf } from '../auth/authenticate.ts';
 import { clientOf, completeFirstFactor, type GatewayContext, markRevoked } from '../context.ts';
@@ -88,7 +89,9 @@ export const emailRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (a
     (subject: 'identity.password.forgot' | 'identity.magic_link.send') =>
     async (request: FastifyRequest<{ Body: typeof PasswordForgotBody.static }>, reply: FastifyReply) => {
       const startedAt = performance.now();
-      const { email } = request.body;
+      // One spelling per mailbox (NFC, lower case, one form of the domain), so one budget per mailbox;
+      // an address no mail library would deliver to exactly one mailbox is 400 here.
+      const email = requireEmail(request.body.email);
       const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
       await limits.hitIp(request.ip);
       await limits.hitMail(projectId, email);

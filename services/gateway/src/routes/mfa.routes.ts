@@ -21,10 +21,11 @@ import {
 } from '@gatehouse/contracts';
 import { AppError } from '@gatehouse/kit';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { type Auth, authOf } from '../auth/authenticate.ts';
+import { type Auth, authOf, requireAuthFor } from '../auth/authenticate.ts';
 import { inMode } from '../auth/cookies.ts';
 import { requireRecentSignIn } from '../auth/step-up.ts';
 import { clientOf, type GatewayContext, markRevoked, signIn } from '../context.ts';
+import { answerNoSoonerThan } from '../http/answer-floor.ts';
 import { optionalBody } from '../http/bodies.ts';
 
 const errors = {
@@ -127,7 +128,7 @@ export const mfaRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app
   );
 
   app.register(async (authed) => {
-    authed.addHook('preHandler', ctx.requireAuth);
+    requireAuthFor(authed, ctx.requireAuth);
 
     authed.get(
       '/auth/mfa',
@@ -296,6 +297,7 @@ export const mfaRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app
       schema: { tags: ['passkeys'], body: PasskeyLoginOptionsBody, response: { 200: WebAuthnOptions, ...errors } },
     },
     async (request) => {
+      const startedAt = performance.now();
       await limits.hitIp(request.ip);
       const { email, mfa_token } = request.body;
       const projectId = DEFAULT_PROJECT_ID;
@@ -308,13 +310,16 @@ export const mfaRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app
           { requestId: request.id },
         );
         // An unknown address gets stand-in credentials: the answer looks the same.
-        target = user ? { user_id: user.id } : { email_hint: email.trim().toLowerCase() };
+        target = user ? { user_id: user.id } : { email_hint: email };
       }
       const { challenge_id, options } = await bus.request(
         'mfa.passkey.login_options',
         { project_id: projectId, ...target },
         { requestId: request.id },
       );
+      // By email, a known user's passkeys are looked up and an unknown address's are not: both
+      // answer no sooner than the floor (as `forgot` does), so the lookup cannot be timed.
+      if (mfa_token === undefined && email !== undefined) await answerNoSoonerThan(startedAt);
       return { ...options, challenge_id };
     },
   );

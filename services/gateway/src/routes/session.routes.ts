@@ -9,7 +9,7 @@ import {
 import { AppError } from '@gatehouse/kit';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { authOf } from '../auth/authenticate.ts';
+import { authOf, requireAuthFor } from '../auth/authenticate.ts';
 import { clearCookies } from '../auth/cookies.ts';
 import { type GatewayContext, markRevoked } from '../context.ts';
 import { optionalBody } from '../http/bodies.ts';
@@ -20,7 +20,7 @@ const errors = { 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
 /** The caller's sessions: the cheap session check, listing, logout and revocation. */
 export const sessionRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (app, { ctx }) => {
   const { bus } = ctx;
-  app.addHook('preHandler', ctx.requireAuth);
+  requireAuthFor(app, ctx.requireAuth);
 
   // The hot path: answered from the verified token and the revocation set alone.
   // The body depends on the token only, so it is serialised once per token and
