@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { UserRecord } from '@gatehouse/contracts';
 import { Bus, createLogger, InProcessTransport, loadConfig } from '@gatehouse/kit';
 import type { FastifyInstance } from 'fastify';
+import { userRecord } from '../app.test-support.ts';
 import { buildGateway, MemoryRateLimitStore } from '../app.ts';
 import { ANSWER_FLOOR_MS } from '../http/answer-floor.ts';
 
@@ -16,25 +16,6 @@ import { ANSWER_FLOOR_MS } from '../http/answer-floor.ts';
 const KNOWN = 'known@example.com';
 const LOOKUP_MS = 30;
 let app: FastifyInstance;
-
-function userRecord(email: string): UserRecord {
-  const now = new Date().toISOString();
-  return {
-    id: randomUUID(),
-    project_id: '00000000-0000-7000-8000-000000000001',
-    email,
-    email_verified: true,
-    name: null,
-    avatar_url: null,
-    role: 'user',
-    metadata: {},
-    mfa_enabled: false,
-    created_at: now,
-    updated_at: now,
-    banned: false,
-    has_password: true,
-  };
-}
 
 before(async () => {
   const log = createLogger({ service: 'test', level: 'silent' });

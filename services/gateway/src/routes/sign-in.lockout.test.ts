@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { UserRecord } from '@gatehouse/contracts';
 import { AppError, Bus, createLogger, InProcessTransport, loadConfig } from '@gatehouse/kit';
 import type { FastifyInstance } from 'fastify';
+import { userRecord } from '../app.test-support.ts';
 import { buildGateway, MemoryRateLimitStore } from '../app.ts';
 
 // POST /auth/login against stand-ins for identity and session: the lockout per
@@ -11,25 +11,6 @@ import { buildGateway, MemoryRateLimitStore } from '../app.ts';
 
 const PASSWORD = 'correct horse battery';
 const OWNER = 'owner@example.com';
-
-function userRecord(email: string): UserRecord {
-  const now = new Date().toISOString();
-  return {
-    id: randomUUID(),
-    project_id: '00000000-0000-7000-8000-000000000001',
-    email,
-    email_verified: true,
-    name: null,
-    avatar_url: null,
-    role: 'user',
-    metadata: {},
-    mfa_enabled: false,
-    created_at: now,
-    updated_at: now,
-    banned: false,
-    has_password: true,
-  };
-}
 
 async function gatewayWith(env: Record<string, string>): Promise<{ app: FastifyInstance; hashed: () => number }> {
   const log = createLogger({ service: 'test', level: 'silent' });
