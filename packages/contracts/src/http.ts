@@ -4,7 +4,12 @@ import { Amr, AvatarUrl, Metadata, Role, SessionInfo, Timestamp, User, Uuid } fr
 /** Passwords: 8 to 128 characters (the contract's rule). */
 export const HttpPassword = Type.String({ minLength: 8, maxLength: 128 });
 /** Checked for shape here; trimmed and lower-cased by identity. */
-export const HttpEmail = Type.String({ minLength: 3, maxLength: 254, pattern: '^\\s*[^\\s@]+@[^\\s@]+\\s*$' });
+export const HttpEmail = Type.String({
+  minLength: 3,
+  maxLength: 254,
+  pattern: '^\\s*[^\\s@]+@[^\\s@]+\\s*$',
+  description: 'an email address',
+});
 export const AuthMode = Type.Optional(Type.Union([Type.Literal('token'), Type.Literal('cookie')]));
 
 /**

@@ -61,8 +61,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     genReqId: () => randomUUID(),
     ajv: {
       // The contract: ill-typed fields are 400, so no type coercion of bodies;
-      // every bad field is named, so collect all errors.
-      customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false },
+      // every bad field is named, so collect all errors; verbose, so an error
+      // can say what its schema describes instead of quoting a pattern.
+      customOptions: { coerceTypes: false, allErrors: true, removeAdditional: false, verbose: true },
     },
   });
 

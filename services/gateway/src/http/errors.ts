@@ -69,17 +69,43 @@ function fieldOf(v: NonNullable<FastifyError['validation']>[number]): string {
   return path ? `${path}.${String(named)}` : String(named);
 }
 
+type SchemaError = NonNullable<FastifyError['validation']>[number] & { parentSchema?: { description?: unknown } };
+
+/** What a failed `pattern` or `format` says: what its schema describes, never the pattern itself. */
+function messageOf(v: SchemaError): string {
+  if (v.keyword === 'pattern' || v.keyword === 'format') {
+    const described = v.parentSchema?.description;
+    return typeof described === 'string' ? `must be ${described}` : 'is not in the expected form';
+  }
+  return v.message ?? 'is invalid';
+}
+
+/**
+ * One detail per problem of each field. A field typed `X | null` that is
+ * neither fails three ways (X's rule, "must be null", "must match a schema in
+ * anyOf"): only X's rule is worth saying.
+ */
+function detailsOf(errors: readonly SchemaError[]): { field: string; message: string }[] {
+  const byField = new Map<string, SchemaError[]>();
+  for (const v of errors) {
+    const field = fieldOf(v);
+    byField.set(field, [...(byField.get(field) ?? []), v]);
+  }
+  const noise = (v: SchemaError) => v.keyword === 'anyOf' || (v.keyword === 'type' && v.params?.type === 'null');
+  const details: { field: string; message: string }[] = [];
+  for (const [field, list] of byField) {
+    const said = list.some((v) => !noise(v)) ? list.filter((v) => !noise(v)) : list.slice(0, 1);
+    for (const message of new Set(said.map(messageOf))) details.push({ field, message });
+  }
+  return details;
+}
+
 /** Turns anything thrown by a route into an AppError; unknown errors become `internal`. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const fe = err as FastifyError;
-  if (fe.validation) {
-    const details = fe.validation.map((v) => ({
-      field: fieldOf(v),
-      message: v.message ?? 'is invalid',
-    }));
-    return new AppError('validation_failed', 'the request is invalid', { details });
-  }
+  if (fe.validation)
+    return new AppError('validation_failed', 'the request is invalid', { details: detailsOf(fe.validation) });
   const mapped = fe.code ? FASTIFY_CODES[fe.code] : undefined;
   if (mapped) return new AppError(mapped, MESSAGES[mapped] ?? 'bad request');
   if (fe instanceof SyntaxError && fe.statusCode === 400) return new AppError('invalid_json', MESSAGES.invalid_json!);
