@@ -1,21 +1,13 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '@gatehouse/kit/testing';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
-export async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? ok(addr.port) : fail(new Error('no port'))));
-    });
-  });
-}
+export { freePort };
 
 export function spawnTs(entry: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
@@ -60,7 +52,7 @@ export async function startGatehouse(
   let cleanup = () => {};
   if (mode === 'embedded') {
     const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-    const child = spawnTs('packages/embedded/src/main.ts', {
+    const child = spawnTs('apps/embedded/src/main.ts', {
       ...BENCH_ENV,
       PORT: String(port),
       DATA_DIR: dataDir,

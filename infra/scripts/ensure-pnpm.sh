@@ -2,7 +2,7 @@
 # Makes pnpm 10.34.9 available and the workspace's node_modules current.
 # Sourced by the other scripts (`source infra/scripts/ensure-pnpm.sh`) so that the PATH change of
 # the npx fallback reaches them; `bash infra/scripts/ensure-pnpm.sh` works too.
-# Not corepack: it fails on this registry ("No compatible signature found"), see PITFALLS.md.
+# Not corepack: its signature check fails on some registries ("No compatible signature found").
 
 # Strict mode only when executed: sourced, it must not change an interactive shell's options.
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then set -euo pipefail; fi

@@ -39,7 +39,7 @@ function runningServers() {
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!/packages\/embedded\/src\/main\.ts/.test(cmdline)) continue;
+      if (!/apps\/embedded\/src\/main\.ts/.test(cmdline)) continue;
       const cwd = readlinkSync(`/proc/${pid}/cwd`);
       const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
       const own = environ.find((entry) => entry.startsWith('DATA_DIR='))?.slice('DATA_DIR='.length);

@@ -9,7 +9,7 @@ source infra/scripts/supervise.sh
 
 supervise_traps
 # Not `exec`: pnpm's SIGTERM would reach only its `sh -c` child, and leave the server running.
-"${supervise_detach[@]}" node --import tsx packages/embedded/src/main.ts &
+"${supervise_detach[@]}" node --import tsx apps/embedded/src/main.ts &
 children[$!]=gatehouse
 supervise_watchdog
 

@@ -22,9 +22,9 @@ export TEST_NATS_URL="${TEST_NATS_URL:-nats://127.0.0.1:4222}"
 pnpm run typecheck || fail "typecheck failed"
 pnpm run lint || fail "lint failed"
 
-mapfile -t files < <(find services packages tests -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+mapfile -t files < <(find apps services packages tests -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 if [ "${#files[@]}" -eq 0 ]; then
-  echo "no *.test.ts file found under services/, packages/ or tests/"
+  echo "no *.test.ts file found under apps/, services/, packages/ or tests/"
   echo "0 passed, 0 failed"
   exit 1
 fi

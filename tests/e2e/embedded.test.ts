@@ -24,7 +24,7 @@ before(async () => {
   mailbox = await startMailbox();
   port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  proc = node('embedded', 'packages/embedded/src/main.ts', {
+  proc = node('embedded', 'apps/embedded/src/main.ts', {
     ...TEST_SERVER_ENV,
     ...EMAIL_SERVER_ENV,
     SMTP_URL: mailbox.url,

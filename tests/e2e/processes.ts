@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
+import { freePort } from '@gatehouse/kit/testing';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -47,16 +47,7 @@ export class Proc {
 export const node = (name: string, entry: string, env: Record<string, string>) =>
   new Proc(name, process.execPath, ['--import', 'tsx', entry], env);
 
-/** A free TCP port on loopback. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolvePort(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort };
 
 /** Waits until `url` answers 200, or throws with the processes' output. */
 export async function waitForOk(url: string, procs: Proc[], ms = 90_000): Promise<void> {

@@ -144,7 +144,7 @@ describe('pnpm start (embedded): every signal to pnpm stops the server', () => {
   for (const [signal, target] of CASES) {
     test(`${signal} to ${target}`, async () => {
       const env = { DATA_DIR: join(dir, signal) };
-      await signalEndsEverything('start', env, signal, target, [/packages\/embedded\/src\/main\.ts/]);
+      await signalEndsEverything('start', env, signal, target, [/apps\/embedded\/src\/main\.ts/]);
     });
   }
 });

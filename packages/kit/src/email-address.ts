@@ -135,3 +135,13 @@ export function requireEmail(input: string, field = 'email'): string {
     details: [{ field, message: result.reason }],
   });
 }
+
+/**
+ * The key an address is counted and looked up by where any input must have
+ * one (rate limits, passkey stand-ins): its canonical form, so every spelling
+ * of one mailbox shares it, or, for input no account can have, its trimmed
+ * lower case.
+ */
+export function addressKey(email: string): string {
+  return normalizeEmail(email) ?? email.trim().toLowerCase();
+}

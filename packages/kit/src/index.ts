@@ -13,7 +13,13 @@ export {
   requireSecretKey,
 } from './config.ts';
 export { connectBus, connectNats } from './connect.ts';
-export { type EmailAddressResult, normalizeEmail, parseEmailAddress, requireEmail } from './email-address.ts';
+export {
+  addressKey,
+  type EmailAddressResult,
+  normalizeEmail,
+  parseEmailAddress,
+  requireEmail,
+} from './email-address.ts';
 export { AppError, isAppError, unavailable } from './errors.ts';
 export { newId } from './ids.ts';
 export {

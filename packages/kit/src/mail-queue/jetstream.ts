@@ -9,7 +9,7 @@ import {
 import { connect, type NatsConnection, headers as natsHeaders, RequestError } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { type NatsSecurity, natsConnectionOptions } from '../bus/nats-options.ts';
-import { AppError } from '../errors.ts';
+import { AppError, unavailable } from '../errors.ts';
 import { validate } from '../validation.ts';
 import { DEFAULT_NAMES, ensureConsumer, ensureStreams, type MailQueueNames } from './jetstream.setup.ts';
 import {
@@ -58,12 +58,7 @@ interface ConsumerState {
   wake: (() => void) | undefined;
 }
 
-function unavailable(cause?: unknown): AppError {
-  return new AppError('service_unavailable', 'the mail queue is unavailable, try again shortly', {
-    cause,
-    retryAfter: 2,
-  });
-}
+const queueUnavailable = (cause?: unknown): AppError => unavailable('the mail queue', cause);
 
 /**
  * The stack's mail queue on NATS JetStream: jobs in the `MAIL` work-queue
@@ -138,7 +133,7 @@ export class JetStreamMailQueue implements MailQueue {
       return queue;
     } catch (err) {
       if (owns) await nc.close();
-      throw err instanceof AppError ? err : unavailable(err);
+      throw err instanceof AppError ? err : queueUnavailable(err);
     }
   }
 
@@ -149,7 +144,7 @@ export class JetStreamMailQueue implements MailQueue {
    */
   async enqueue(job: MailJob, options: { requestId?: string } = {}): Promise<void> {
     const valid = validate(MailJob, job, 'mail job');
-    if (!this.#connected || this.#nc.isClosed()) throw unavailable();
+    if (!this.#connected || this.#nc.isClosed()) throw queueUnavailable();
     const headers = natsHeaders();
     headers.set('x-request-id', options.requestId ?? valid.id);
     const publish = () =>
@@ -164,13 +159,13 @@ export class JetStreamMailQueue implements MailQueue {
       // No responders: the server is up but lost the stream (a fresh store); recreate it once
       // (or, when the consumer's side owns the streams, wait for it to).
       if (!(err instanceof Error && err.cause instanceof RequestError && err.cause.isNoResponders()))
-        throw unavailable(err);
-      if (!this.#manageStreams) throw unavailable(err);
+        throw queueUnavailable(err);
+      if (!this.#manageStreams) throw queueUnavailable(err);
       try {
         await this.#ensureStreams();
         await publish();
       } catch (again) {
-        throw unavailable(again);
+        throw queueUnavailable(again);
       }
     }
   }
@@ -185,7 +180,7 @@ export class JetStreamMailQueue implements MailQueue {
     try {
       await this.#ensureConsumer();
     } catch (err) {
-      throw err instanceof AppError ? err : unavailable(err);
+      throw err instanceof AppError ? err : queueUnavailable(err);
     }
     const state: ConsumerState = { stopping: false, messages: undefined, wake: undefined };
     this.#consumers.set(state, this.#run(state, handler));
@@ -194,11 +189,11 @@ export class JetStreamMailQueue implements MailQueue {
 
   /** Resolves when connected and the job stream answers; `service_unavailable` otherwise. */
   async ping(): Promise<void> {
-    if (!this.#connected || this.#nc.isClosed()) throw unavailable();
+    if (!this.#connected || this.#nc.isClosed()) throw queueUnavailable();
     try {
       await this.#jsm.streams.info(this.#names.stream);
     } catch (err) {
-      throw unavailable(err);
+      throw queueUnavailable(err);
     }
   }
 

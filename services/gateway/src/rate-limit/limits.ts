@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { AppError, normalizeEmail } from '@gatehouse/kit';
+import { AppError, addressKey } from '@gatehouse/kit';
 import { addressBucket } from './address-bucket.ts';
 import type { RateLimitStore } from './rate-limit.store.ts';
 
@@ -90,7 +90,7 @@ export class SignInLimits {
    * for unknown addresses too, so a 429 reveals nothing.
    */
   async hitMail(projectId: string, recipient: string): Promise<void> {
-    const key = `mail:${projectId}:${recipient.trim().toLowerCase()}`;
+    const key = `mail:${projectId}:${addressKey(recipient)}`;
     const { count, resetInMs } = await this.#store.hit(key, HOUR);
     if (count > this.#mailsPerAddressPerHour) throw limited(resetInMs);
   }
@@ -216,7 +216,7 @@ const stepUpKey = (projectId: string, userId: string) => `stepup:${projectId}:${
  */
 const accountId = (projectId: string, email: string) =>
   createHash('sha256')
-    .update(`${projectId}\n${normalizeEmail(email) ?? email.trim().toLowerCase()}`)
+    .update(`${projectId}\n${addressKey(email)}`)
     .digest('base64url')
     .slice(0, 22);
 const devicesKey = (account: string) => `dev:${account}`;

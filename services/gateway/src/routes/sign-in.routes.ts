@@ -120,7 +120,11 @@ export const signInRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (
         });
       if (!user || user.banned) {
         // The account is gone or banned: this session must not live on.
-        await bus.request('session.session.revoke', { session_id: tokens.session_id, reason: 'refresh_denied' });
+        await bus.request(
+          'session.session.revoke',
+          { session_id: tokens.session_id, reason: 'refresh_denied' },
+          { requestId: request.id },
+        );
         markRevoked(ctx, [tokens.session_id]);
         throw new AppError('invalid_grant', 'the refresh token is not valid');
       }
@@ -165,7 +169,11 @@ export const signInRoutes: FastifyPluginAsync<{ ctx: GatewayContext }> = async (
         { requestId: request.id },
       );
       // The guest session carried role `guest`: replace it with a password session.
-      await bus.request('session.session.revoke', { session_id: claims.sid, reason: 'guest_converted' });
+      await bus.request(
+        'session.session.revoke',
+        { session_id: claims.sid, reason: 'guest_converted' },
+        { requestId: request.id },
+      );
       markRevoked(ctx, [claims.sid]);
       return inMode(reply, ctx.config, await signIn(ctx, request, user, ['pwd']), request.body.auth_mode);
     },

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { AppError, newId, normalizeEmail, validate } from '@gatehouse/kit';
+import { AppError, addressKey, newId, validate } from '@gatehouse/kit';
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -197,7 +197,7 @@ export class PasskeysService {
     } else if (target.kind === 'unknown_email') {
       // The canonical address identity looks accounts up by: every spelling of one
       // mailbox gets the same stand-ins, as every spelling of a known one gets its passkeys.
-      allowCredentials = this.#standIns(projectId, normalizeEmail(target.email) ?? target.email.trim().toLowerCase());
+      allowCredentials = this.#standIns(projectId, addressKey(target.email));
     }
     const options = await generateAuthenticationOptions({
       rpID: this.#rp.id,

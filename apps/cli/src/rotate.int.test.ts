@@ -215,15 +215,11 @@ describe('keys rotate', () => {
 
     const root = resolve(import.meta.dirname, '../../..');
     const cli = (env: Record<string, string>) =>
-      promisify(execFile)(
-        process.execPath,
-        ['--import', 'tsx', join(root, 'packages/cli/src/main.ts'), 'keys', 'rotate'],
-        {
-          cwd: join(root, 'packages/cli'), // no .env there
-          env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ...env },
-          timeout: 60_000,
-        },
-      );
+      promisify(execFile)(process.execPath, ['--import', 'tsx', join(root, 'apps/cli/src/main.ts'), 'keys', 'rotate'], {
+        cwd: join(root, 'apps/cli'), // no .env there
+        env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, ...env },
+        timeout: 60_000,
+      });
     await assert.rejects(cli({ SECRET_KEY: b64(newKey) }), (err: { code?: number; stdout?: string }) => {
       // Without the old key in SECRET_KEY_PREVIOUS nothing opens: it says so and exits 1.
       assert.equal(err.code, 1);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { freePort } from '@gatehouse/kit/testing';
 
 // infra/scripts/last-link.mjs, the walk-through's mail client, must find the outbox wherever the
 // server put it: the DATA_DIR of the server (set in its terminal only), of the environment, of a
@@ -20,15 +20,6 @@ async function lastLink(cwd: string, env: Record<string, string>, ...args: strin
     ({ stdout }) => ({ ok: true, out: stdout.trim() }),
     (err: { stderr: string }) => ({ ok: false, out: err.stderr.trim() }),
   );
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const address = server.address();
-  await new Promise((ok) => server.close(ok));
-  assert.ok(address && typeof address === 'object');
-  return address.port;
 }
 
 /** Polls last-link until it prints something: the mailer writes the mail a moment after the reply. */
@@ -64,7 +55,7 @@ describe('last-link.mjs finds the outbox of a server with DATA_DIR set', () => {
     );
     // tsx by its path: the server's working directory is outside the repository.
     const tsx = import.meta.resolve('tsx');
-    server = spawn(process.execPath, ['--import', tsx, join(ROOT, 'packages/embedded/src/main.ts')], {
+    server = spawn(process.execPath, ['--import', tsx, join(ROOT, 'apps/embedded/src/main.ts')], {
       cwd: dir,
       env: { ...clean, PORT: String(port), DATA_DIR: './server-data', PASSWORD_HASH: 'argon2id:m=8192,t=1,p=1' },
       stdio: 'ignore',
