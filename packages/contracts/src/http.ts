@@ -10,7 +10,9 @@ export const HttpEmail = Type.String({
   pattern: '^\\s*[^\\s@]+@[^\\s@]+\\s*$',
   description: 'an email address',
 });
+/** How a sign-in is answered: tokens in the body (`token`, the default) or HttpOnly cookies (`cookie`). */
 export const AuthMode = Type.Optional(Type.Union([Type.Literal('token'), Type.Literal('cookie')]));
+export type AuthMode = Static<typeof AuthMode>;
 
 /**
  * Every request body refuses fields it does not name (400 validation_failed):
@@ -114,8 +116,11 @@ export const MfaChallenge = Type.Object({
   mfa_token: Type.String(),
   methods: Type.Array(Type.String()),
 });
+export type MfaChallenge = Static<typeof MfaChallenge>;
 /** What a first factor answers: tokens, or the challenge when the user has a second factor. */
 export const SignInResponse = Type.Union([TokenResponse, MfaChallenge]);
+/** The answer of a route that answers with no body (204): nothing is sent, so its type is `undefined`. */
+export const NoContent = Type.Unsafe<undefined>({ type: 'null', description: 'no content' });
 
 const WebAuthnResponse = Type.Record(Type.String(), Type.Unknown(), {
   description: 'a WebAuthn credential as JSON (what @simplewebauthn/browser returns)',

@@ -4,26 +4,33 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { AppError, type Bus, type Config, type Logger } from '@gatehouse/kit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { accountRoutes } from './account/account.routes.ts';
+import { emailVerificationRoutes } from './account/email-verification.routes.ts';
+import { passwordRoutes } from './account/password.routes.ts';
 import { authenticator, documentTokenRequired, usesRequireAuth } from './auth/authenticate.ts';
 import { ACCESS_COOKIE, allowedOrigins } from './auth/cookies.ts';
 import { RevocationSet } from './auth/revocations.ts';
 import { TokenVerifier } from './auth/token-verifier.ts';
-import type { GatewayContext } from './context.ts';
+import { discoveryRoutes } from './discovery/discovery.routes.ts';
+import type { GatewayContext } from './gateway-context.ts';
 import { EdgeLogController } from './http/edge-log.ts';
 import { sendError } from './http/errors.ts';
 import { registerJsonBodyParser } from './http/json-body.ts';
 import { lazyChildLogger } from './http/lazy-logger.ts';
 import { parseAllowlist } from './http/redirects.ts';
 import { securityHeaders } from './http/security-headers.ts';
+import { confirmRoutes } from './pages/confirm.routes.ts';
 import { SignInLimits } from './rate-limit/limits.ts';
 import type { RateLimitStore } from './rate-limit/rate-limit.store.ts';
-import { accountRoutes } from './routes/account.routes.ts';
-import { confirmRoutes } from './routes/confirm.routes.ts';
-import { discoveryRoutes } from './routes/discovery.routes.ts';
-import { emailRoutes } from './routes/email.routes.ts';
-import { mfaRoutes } from './routes/mfa.routes.ts';
-import { sessionRoutes } from './routes/session.routes.ts';
-import { signInRoutes } from './routes/sign-in.routes.ts';
+import { passkeyRoutes } from './second-factors/passkeys.routes.ts';
+import { totpRoutes } from './second-factors/totp.routes.ts';
+import { refreshRoutes } from './sessions/refresh.routes.ts';
+import { sessionRoutes } from './sessions/session.routes.ts';
+import { guestSignIn } from './sign-in/guest.routes.ts';
+import { magicLinkSignIn } from './sign-in/magic-link.routes.ts';
+import { passkeySignIn } from './sign-in/passkey.routes.ts';
+import { passwordSignIn } from './sign-in/password.routes.ts';
+import { secondFactorSignIn } from './sign-in/second-factor.routes.ts';
 
 export { MemoryRateLimitStore, type RateLimitStore, RedisRateLimitStore } from './rate-limit/rate-limit.store.ts';
 
@@ -82,7 +89,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   const origins = allowedOrigins(config);
   const ctx: GatewayContext = {
-    bus,
+    busFor: (request) => bus.for(request.id),
     config,
     revocations,
     limits,
@@ -147,12 +154,23 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   app.addHook('onRoute', (route) => {
     if (usesRequireAuth(route, ctx.requireAuth)) documentTokenRequired(route);
   });
-  await app.register(signInRoutes, { ctx });
+  // Sign-in, one plugin per method; each ends in sign-in/complete-sign-in.ts. A new method
+  // (social sign-in) is one more plugin here.
+  await app.register(passwordSignIn, { ctx });
+  await app.register(guestSignIn, { ctx });
+  await app.register(magicLinkSignIn, { ctx });
+  await app.register(passkeySignIn, { ctx });
+  await app.register(secondFactorSignIn, { ctx });
+  // The signed-in user's sessions, account and second factors.
+  await app.register(refreshRoutes, { ctx });
   await app.register(sessionRoutes, { ctx });
   await app.register(accountRoutes, { ctx });
-  await app.register(emailRoutes, { ctx });
+  await app.register(passwordRoutes, { ctx });
+  await app.register(emailVerificationRoutes, { ctx });
+  await app.register(totpRoutes, { ctx });
+  await app.register(passkeyRoutes, { ctx });
+  // Pages and discovery.
   await app.register(confirmRoutes);
-  await app.register(mfaRoutes, { ctx });
   await app.register(discoveryRoutes, { ctx, verifier, pingStore: () => deps.rateLimitStore.ping() });
 
   return { app, revocations, verifier };

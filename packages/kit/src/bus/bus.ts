@@ -25,6 +25,19 @@ export interface MessageContext {
   log: Logger;
 }
 
+/**
+ * The bus as one incoming request sees it: every request it makes carries
+ * that request's id, so a sign-in can be followed through every service and
+ * no call can forget to pass it on.
+ */
+export interface RequestBus {
+  request<S extends RequestSubjectName>(
+    subject: S,
+    data: RequestOf<S>,
+    options?: { timeoutMs?: number },
+  ): Promise<ResponseOf<S>>;
+}
+
 type ReplyErrorBody = { code: string; message: string; details?: unknown[]; retry_after?: number };
 type Reply = { ok: true; data: unknown } | { ok: false; error: ReplyErrorBody };
 
@@ -44,6 +57,11 @@ export class Bus {
     this.transport = transport;
     this.#log = log;
     this.#timeoutMs = options.timeoutMs;
+  }
+
+  /** This bus, with every request tagged with `requestId`. */
+  for(requestId: string): RequestBus {
+    return { request: (subject, data, options) => this.request(subject, data, { ...options, requestId }) };
   }
 
   /** Sends a request; resolves with the validated response or throws the handler's AppError. */

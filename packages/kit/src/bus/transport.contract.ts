@@ -53,6 +53,21 @@ export function transportContract(name: string, open: () => Promise<Transport>):
       assert.equal(sessions[0]?.user_id, UUID);
     });
 
+    test("a request-scoped bus hands its request's id to the handler, on every call", async () => {
+      const seen: string[] = [];
+      busB.serve('mfa.status.get', async (_data, { requestId }) => {
+        seen.push(requestId);
+        return { totp: false, passkeys: 0, recovery_codes_left: 0 };
+      });
+      await settle(b);
+      const scoped = busA.for('req-7f3a');
+      await scoped.request('mfa.status.get', { project_id: UUID, user_id: UUID });
+      await scoped.request('mfa.status.get', { project_id: UUID, user_id: UUID }, { timeoutMs: 500 });
+      await busA.request('mfa.status.get', { project_id: UUID, user_id: UUID });
+      assert.deepEqual(seen.slice(0, 2), ['req-7f3a', 'req-7f3a']);
+      assert.notEqual(seen[2], 'req-7f3a', 'an unscoped request gets an id of its own');
+    });
+
     test('an error thrown by the handler reaches the caller with its code', async () => {
       busB.serve('identity.user.get', async () => {
         throw new AppError('not_found', 'no such user');

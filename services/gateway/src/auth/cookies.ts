@@ -1,4 +1,4 @@
-import type { TokenResponse } from '@gatehouse/contracts';
+import type { AuthMode, TokenResponse } from '@gatehouse/contracts';
 import { AppError, type Config } from '@gatehouse/kit';
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -15,14 +15,17 @@ const REFRESH_PATH = '/auth/refresh';
 export const DEVICE_COOKIE = 'gh_device';
 const DEVICE_PATH = '/auth/login';
 
-export type AuthMode = 'token' | 'cookie' | undefined;
-
 /**
  * Answers a sign-in in the caller's mode. Cookie mode sets both tokens as
  * HttpOnly, SameSite=Lax cookies (Secure when PUBLIC_URL is https) and leaves
  * them out of the body, so page scripts never see them.
  */
-export function inMode(reply: FastifyReply, config: Config, body: TokenResponse, mode: AuthMode): TokenResponse {
+export function inMode(
+  reply: FastifyReply,
+  config: Config,
+  body: TokenResponse,
+  mode: AuthMode | undefined,
+): TokenResponse {
   if (mode !== 'cookie') return body;
   setCookies(reply, config, [
     { name: ACCESS_COOKIE, value: body.access_token ?? '', path: '/', maxAge: body.expires_in },

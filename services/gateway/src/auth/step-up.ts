@@ -1,6 +1,6 @@
 import { AppError, type Config, isAppError } from '@gatehouse/kit';
 import type { FastifyRequest } from 'fastify';
-import type { GatewayContext } from '../context.ts';
+import type { GatewayContext } from '../gateway-context.ts';
 import type { Auth } from './authenticate.ts';
 
 /** What a caller whose sign-in is older may send instead: the current password, or a TOTP or recovery code. */
@@ -33,7 +33,8 @@ export async function requireRecentSignIn(
   proof: StepUpProof,
 ): Promise<void> {
   if (signedInRecently(auth, ctx.config)) return;
-  const { bus, limits } = ctx;
+  const { limits } = ctx;
+  const bus = ctx.busFor(request);
   const ref = { project_id: auth.projectId, user_id: auth.claims.sub };
   if (proof.password === undefined && proof.code === undefined) {
     throw new AppError(
@@ -44,9 +45,9 @@ export async function requireRecentSignIn(
   await limits.beginStepUp(request.ip, auth.projectId, auth.claims.sub);
   try {
     if (proof.password !== undefined) {
-      await bus.request('identity.password.verify', { ...ref, password: proof.password }, { requestId: request.id });
+      await bus.request('identity.password.verify', { ...ref, password: proof.password });
     } else if (proof.code !== undefined) {
-      await bus.request('mfa.code.verify', { ...ref, code: proof.code }, { requestId: request.id });
+      await bus.request('mfa.code.verify', { ...ref, code: proof.code });
     }
   } catch (err) {
     // A wrong proof keeps its claim; anything else (503) gives it back.

@@ -2,7 +2,7 @@ import { ErrorBody, Jwk } from '@gatehouse/contracts';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
-import type { GatewayContext } from '../context.ts';
+import type { GatewayContext } from '../gateway-context.ts';
 
 const HEALTH_SUBJECTS = [
   'identity.health.check',
@@ -18,7 +18,7 @@ export const discoveryRoutes: FastifyPluginAsync<{
   verifier: TokenVerifier;
   pingStore: () => Promise<void>;
 }> = async (app, { ctx, verifier, pingStore }) => {
-  const { bus, config } = ctx;
+  const { config } = ctx;
 
   app.get(
     '/.well-known/jwks.json',
@@ -46,9 +46,7 @@ export const discoveryRoutes: FastifyPluginAsync<{
 
   app.get('/readyz', { schema: { tags: ['operations'] } }, async (request, reply) => {
     const checks = await Promise.allSettled([
-      ...HEALTH_SUBJECTS.map((subject) =>
-        bus.request(subject, {}, { requestId: request.id, timeoutMs: READY_TIMEOUT_MS }),
-      ),
+      ...HEALTH_SUBJECTS.map((subject) => ctx.busFor(request).request(subject, {}, { timeoutMs: READY_TIMEOUT_MS })),
       pingStore(),
     ]);
     const names = [...HEALTH_SUBJECTS.map((s) => s.split('.')[0] as string), 'rate_limit_store'];

@@ -1,0 +1,66 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { DeleteMeBody, ErrorBody, NoContent, PatchMeBody, User } from '@gatehouse/contracts';
+import { authOf, requireAuthFor } from '../auth/authenticate.ts';
+import { signedInRecently } from '../auth/step-up.ts';
+import { type GatewayContext, markRevoked } from '../gateway-context.ts';
+import { optionalBody } from '../http/bodies.ts';
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+
+/** The signed-in user's own account: read, update, delete. */
+export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
+  requireAuthFor(app, ctx.requireAuth);
+
+  app.get('/auth/me', { schema: { tags: ['account'], response: { 200: User, ...errors } } }, async (request) => {
+    const { claims, projectId } = authOf(request);
+    const { user } = await ctx
+      .busFor(request)
+      .request('identity.user.get', { project_id: projectId, user_id: claims.sub });
+    return user;
+  });
+
+  app.patch(
+    '/auth/me',
+    { schema: { tags: ['account'], body: PatchMeBody, response: { 200: User, ...errors } } },
+    async (request) => {
+      const { claims, projectId } = authOf(request);
+      const { name, avatar_url, metadata } = request.body;
+      const { user } = await ctx.busFor(request).request('identity.user.update', {
+        ...(name !== undefined ? { name } : {}),
+        ...(avatar_url !== undefined ? { avatar_url } : {}),
+        ...(metadata !== undefined ? { metadata } : {}),
+        // The caller's identity comes from the verified token, and is written last.
+        project_id: projectId,
+        user_id: claims.sub,
+      });
+      return user;
+    },
+  );
+
+  app.delete(
+    '/auth/me',
+    {
+      preValidation: optionalBody,
+      schema: { tags: ['account'], body: DeleteMeBody, response: { 204: NoContent, ...errors } },
+    },
+    async (request, reply) => {
+      const auth = authOf(request);
+      const { claims, projectId } = auth;
+      const bus = ctx.busFor(request);
+      const password = request.body.password;
+      await bus.request('identity.user.delete', {
+        project_id: projectId,
+        user_id: claims.sub,
+        ...(password !== undefined ? { password } : {}),
+        // A user with no password may delete the account within minutes of signing in.
+        fresh_sign_in: signedInRecently(auth, ctx.config),
+      });
+      const { session_ids } = await bus.request('session.user.revoke', {
+        user_id: claims.sub,
+        reason: 'account_deleted',
+      });
+      markRevoked(ctx, [...session_ids, claims.sid]);
+      return reply.code(204).send();
+    },
+  );
+};

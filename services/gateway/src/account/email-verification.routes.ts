@@ -1,0 +1,48 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Accepted, DEFAULT_PROJECT_ID, EmailResendBody, EmailVerifyBody, ErrorBody, User } from '@gatehouse/contracts';
+import { authOf } from '../auth/authenticate.ts';
+import type { GatewayContext } from '../gateway-context.ts';
+import { optionalBody } from '../http/bodies.ts';
+import { checkedRedirect } from '../http/redirects.ts';
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+
+/** Proving an account's address: the mailed link's token, and mailing it again. */
+export const emailVerificationRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
+  const { limits } = ctx;
+
+  app.post(
+    '/auth/email/verify',
+    {
+      config: { statusOf: { invalid_token: 400 } },
+      schema: { tags: ['email'], body: EmailVerifyBody, response: { 200: User, ...errors } },
+    },
+    async (request) => {
+      await limits.hitIp(request.ip);
+      const { user } = await ctx
+        .busFor(request)
+        .request('identity.email.verify', { project_id: DEFAULT_PROJECT_ID, token: request.body.token });
+      return user;
+    },
+  );
+
+  app.post(
+    '/auth/email/resend',
+    {
+      preValidation: optionalBody,
+      preHandler: ctx.requireAuth,
+      schema: { tags: ['email'], body: EmailResendBody, response: { 202: Accepted, ...errors } },
+    },
+    async (request, reply) => {
+      const { claims, projectId } = authOf(request);
+      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
+      await limits.hitMail(projectId, `user:${claims.sub}`);
+      await ctx.busFor(request).request('identity.email.resend', {
+        project_id: projectId,
+        user_id: claims.sub,
+        ...(redirectTo ? { redirect_to: redirectTo } : {}),
+      });
+      return reply.code(202).send({});
+    },
+  );
+};

@@ -1,0 +1,50 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ErrorBody, RefreshBody, TokenResponse } from '@gatehouse/contracts';
+import { AppError, isAppError } from '@gatehouse/kit';
+import { checkCsrf, cookieValue, inMode, REFRESH_COOKIE } from '../auth/cookies.ts';
+import { clientOf, type GatewayContext, markRevoked } from '../gateway-context.ts';
+import { tokenResponse } from '../sign-in/complete-sign-in.ts';
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+
+/**
+ * Renewing a session: a refresh token (in the body, or in cookie mode its
+ * cookie) for a fresh pair, as long as the account may still sign in.
+ */
+export const refreshRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
+  app.post(
+    '/auth/refresh',
+    { schema: { tags: ['sign-in'], body: RefreshBody, response: { 200: TokenResponse, ...errors } } },
+    async (request, reply) => {
+      await ctx.limits.hitRefresh(request.ip);
+      let refreshToken = request.body.refresh_token;
+      let mode = request.body.auth_mode;
+      if (!refreshToken) {
+        // Cookie mode: the token comes in its cookie, and the request must come from an allowed page.
+        refreshToken = cookieValue(request, REFRESH_COOKIE);
+        if (!refreshToken) throw new AppError('invalid_grant', 'no refresh token given');
+        checkCsrf(request, ctx.origins);
+        mode = 'cookie';
+      }
+      const bus = ctx.busFor(request);
+      const tokens = await bus.request('session.session.refresh', {
+        ...clientOf(request),
+        refresh_token: refreshToken,
+      });
+      const user = await bus
+        .request('identity.user.get', { project_id: tokens.project_id, user_id: tokens.user_id })
+        .then((r) => r.user)
+        .catch((err) => {
+          if (isAppError(err, 'not_found')) return null;
+          throw err;
+        });
+      if (!user || user.banned) {
+        // The account is gone or banned: this session must not live on.
+        await bus.request('session.session.revoke', { session_id: tokens.session_id, reason: 'refresh_denied' });
+        markRevoked(ctx, [tokens.session_id]);
+        throw new AppError('invalid_grant', 'the refresh token is not valid');
+      }
+      return inMode(reply, ctx.config, tokenResponse(tokens, user), mode);
+    },
+  );
+};

@@ -1,0 +1,56 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { DEFAULT_PROJECT_ID, ErrorBody, GuestBody, GuestConvertBody, TokenResponse } from '@gatehouse/contracts';
+import { AppError } from '@gatehouse/kit';
+import { authOf } from '../auth/authenticate.ts';
+import { type GatewayContext, markRevoked } from '../gateway-context.ts';
+import { optionalBody } from '../http/bodies.ts';
+import { signIn } from './complete-sign-in.ts';
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+
+/** Guests: an account with no credentials at all, and its conversion into a password account. */
+export const guestSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
+  const { limits } = ctx;
+
+  app.post(
+    '/auth/guest',
+    {
+      preValidation: optionalBody,
+      schema: { tags: ['sign-in'], body: GuestBody, response: { 201: TokenResponse, ...errors } },
+    },
+    async (request, reply) => {
+      await limits.hitIp(request.ip);
+      const { name, auth_mode } = request.body;
+      const { user } = await ctx
+        .busFor(request)
+        .request('identity.guest.create', { project_id: DEFAULT_PROJECT_ID, ...(name !== undefined ? { name } : {}) });
+      return reply.code(201).send(await signIn(ctx, request, reply, user, ['guest'], auth_mode));
+    },
+  );
+
+  app.post(
+    '/auth/guest/convert',
+    {
+      preHandler: ctx.requireAuth,
+      schema: { tags: ['sign-in'], body: GuestConvertBody, response: { 200: TokenResponse, ...errors } },
+    },
+    async (request, reply) => {
+      await limits.hitIp(request.ip);
+      const { claims, projectId } = authOf(request);
+      if (claims.role !== 'guest') throw new AppError('forbidden', 'only a guest account can be converted');
+      const { email, password, name, auth_mode } = request.body;
+      const bus = ctx.busFor(request);
+      const { user } = await bus.request('identity.guest.convert', {
+        project_id: projectId,
+        user_id: claims.sub,
+        email,
+        password,
+        ...(name !== undefined ? { name } : {}),
+      });
+      // The guest session carried role `guest`: replace it with a password session.
+      await bus.request('session.session.revoke', { session_id: claims.sid, reason: 'guest_converted' });
+      markRevoked(ctx, [claims.sid]);
+      return signIn(ctx, request, reply, user, ['pwd'], auth_mode);
+    },
+  );
+};

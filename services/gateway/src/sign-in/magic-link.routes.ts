@@ -1,0 +1,43 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  Accepted,
+  DEFAULT_PROJECT_ID,
+  ErrorBody,
+  MagicLinkBody,
+  MagicLinkVerifyBody,
+  SignInResponse,
+} from '@gatehouse/contracts';
+import { type GatewayContext, markRevoked } from '../gateway-context.ts';
+import { mailsALink } from '../http/mail-a-link.ts';
+import { completeFirstFactor } from './complete-sign-in.ts';
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+
+/**
+ * Sign-in by a link mailed to the address (identity issues the one-time token
+ * and queues the mail); the first use of an address creates its account.
+ */
+export const magicLinkSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
+  app.post(
+    '/auth/magic-link',
+    { schema: { tags: ['email'], body: MagicLinkBody, response: { 202: Accepted, ...errors } } },
+    mailsALink(ctx, 'identity.magic_link.send'),
+  );
+
+  app.post(
+    '/auth/magic-link/verify',
+    {
+      config: { statusOf: { invalid_token: 400 } },
+      schema: { tags: ['email'], body: MagicLinkVerifyBody, response: { 200: SignInResponse, ...errors } },
+    },
+    async (request, reply) => {
+      await ctx.limits.hitIp(request.ip);
+      const { user, session_ids } = await ctx
+        .busFor(request)
+        .request('identity.magic_link.verify', { project_id: DEFAULT_PROJECT_ID, token: request.body.token });
+      // An address proven for the first time ended what was set up before the proof.
+      markRevoked(ctx, session_ids);
+      return completeFirstFactor(ctx, request, reply, user, ['magic_link'], request.body.auth_mode);
+    },
+  );
+};

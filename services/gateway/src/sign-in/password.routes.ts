@@ -1,0 +1,79 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import {
+  DEFAULT_PROJECT_ID,
+  ErrorBody,
+  LoginBody,
+  RegisterBody,
+  SignInResponse,
+  TokenResponse,
+  type UserRecord,
+} from '@gatehouse/contracts';
+import { isAppError } from '@gatehouse/kit';
+import { cookieValue, DEVICE_COOKIE, setDeviceCookie } from '../auth/cookies.ts';
+import type { GatewayContext } from '../gateway-context.ts';
+import { checkedRedirect } from '../http/redirects.ts';
+import { DEVICE_LIFETIME_MS } from '../rate-limit/limits.ts';
+import { completeFirstFactor, signIn } from './complete-sign-in.ts';
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+
+/**
+ * Sign-up and sign-in with an email and a password. Forgotten and changed
+ * passwords are the account's business (account/password.routes.ts).
+ */
+export const passwordSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
+  const { limits } = ctx;
+  const projectId = DEFAULT_PROJECT_ID;
+
+  app.post(
+    '/auth/register',
+    { schema: { tags: ['sign-in'], body: RegisterBody, response: { 201: TokenResponse, ...errors } } },
+    async (request, reply) => {
+      await limits.hitIp(request.ip);
+      const { email, password, name, metadata, auth_mode } = request.body;
+      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
+      const { user } = await ctx.busFor(request).request('identity.user.register', {
+        project_id: projectId,
+        email,
+        password,
+        ...(name !== undefined ? { name } : {}),
+        ...(metadata ? { metadata } : {}),
+        ...(redirectTo ? { redirect_to: redirectTo } : {}),
+      });
+      return reply.code(201).send(await signIn(ctx, request, reply, user, ['pwd'], auth_mode));
+    },
+  );
+
+  app.post(
+    '/auth/login',
+    { schema: { tags: ['sign-in'], body: LoginBody, response: { 200: SignInResponse, ...errors } } },
+    async (request, reply) => {
+      const { email, password, auth_mode } = request.body;
+      // The attempt is claimed before the password is hashed: see beginPasswordSignIn. A device
+      // cookie this account issued makes its failures count apart from strangers'.
+      const attempt = await limits.beginPasswordSignIn(
+        request.ip,
+        projectId,
+        email,
+        cookieValue(request, DEVICE_COOKIE),
+      );
+      let user: UserRecord;
+      try {
+        ({ user } = await ctx
+          .busFor(request)
+          .request('identity.user.authenticate', { project_id: projectId, email, password }));
+      } catch (err) {
+        // A wrong password (or an unknown email: counted alike, so the limit reveals nothing)
+        // keeps its claim as a failure; anything else (banned, unverified, 503) gives it back.
+        if (!isAppError(err, 'invalid_credentials')) await limits.refundAttempt(attempt);
+        throw err;
+      }
+      const device = await limits.completeSignIn(attempt);
+      const answer = await completeFirstFactor(ctx, request, reply, user, ['pwd'], auth_mode);
+      // The password was right (a second factor may still follow): this browser is now a known
+      // device of the account, in either auth mode.
+      setDeviceCookie(reply, ctx.config, device, DEVICE_LIFETIME_MS / 1000);
+      return answer;
+    },
+  );
+};

@@ -1,0 +1,44 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { ErrorBody, LoginMfaBody, TokenResponse } from '@gatehouse/contracts';
+import { AppError } from '@gatehouse/kit';
+import type { GatewayContext } from '../gateway-context.ts';
+import { completeVerifiedSignIn } from './complete-sign-in.ts';
+
+const errors = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+  429: ErrorBody,
+  503: ErrorBody,
+};
+
+/**
+ * Completing the MfaChallenge a first factor answered: a TOTP code, a recovery
+ * code, or a passkey assertion, checked by the mfa service against the
+ * challenge's budget of tries.
+ */
+export const secondFactorSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
+  app.post(
+    '/auth/login/mfa',
+    { schema: { tags: ['mfa'], body: LoginMfaBody, response: { 200: TokenResponse, ...errors } } },
+    async (request, reply) => {
+      await ctx.limits.hitIp(request.ip);
+      const { mfa_token, code, recovery_code, webauthn, auth_mode } = request.body;
+      const given = [code, recovery_code, webauthn].filter((v) => v !== undefined).length;
+      if (given !== 1) {
+        throw new AppError('validation_failed', 'send exactly one of code, recovery_code or webauthn', {
+          details: [{ field: 'code', message: 'exactly one of code, recovery_code, webauthn' }],
+        });
+      }
+      const verified = await ctx.busFor(request).request('mfa.challenge.verify', {
+        mfa_token,
+        ...(code !== undefined ? { code } : {}),
+        ...(recovery_code !== undefined ? { recovery_code } : {}),
+        ...(webauthn !== undefined ? { webauthn } : {}),
+      });
+      return completeVerifiedSignIn(ctx, request, reply, verified, auth_mode);
+    },
+  );
+};
