@@ -1,4 +1,10 @@
-export { Bus, type EventSubjectName, type MessageContext, type RequestBus, type RequestSubjectName } from './bus/bus.ts';
+export {
+  Bus,
+  type EventSubjectName,
+  type MessageContext,
+  type RequestBus,
+  type RequestSubjectName,
+} from './bus/bus.ts';
 export { InProcessTransport } from './bus/in-process.ts';
 export { NatsTransport } from './bus/nats.ts';
 export { type NatsSecurity, natsConnectionOptions, natsSecurity } from './bus/nats-options.ts';
