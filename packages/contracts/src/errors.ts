@@ -1,3 +1,5 @@
+import { Type } from '@sinclair/typebox';
+
 /**
  * The catalog of stable error codes. Codes are only ever added, never renamed:
  * clients match on them. The gateway maps each one to an HTTP status in one
@@ -40,3 +42,8 @@ const codes: ReadonlySet<string> = new Set(ERROR_CODES);
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && codes.has(value);
 }
+
+/** A catalog code: in a bus reply, and in the HTTP error body (so the OpenAPI document lists every code). */
+export const ErrorCodeField = Type.Unsafe<ErrorCode>(
+  Type.String({ enum: [...ERROR_CODES], description: 'stable snake_case code' }),
+);

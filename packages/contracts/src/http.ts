@@ -1,8 +1,8 @@
 import { type Static, type TProperties, Type } from '@sinclair/typebox';
+import { ErrorCodeField } from './errors.ts';
+import { OneTimeToken, Passkey, Password, SecondFactorCode, WebAuthnJson } from './fields.ts';
 import { Amr, AvatarUrl, Metadata, Role, SessionInfo, Timestamp, User, Uuid } from './objects.ts';
 
-/** Passwords: 8 to 128 characters (the contract's rule). */
-export const HttpPassword = Type.String({ minLength: 8, maxLength: 128 });
 /** Checked for shape here; trimmed and lower-cased by identity. */
 export const HttpEmail = Type.String({
   minLength: 3,
@@ -26,7 +26,7 @@ export const EmptyBody = Body({});
 
 export const ErrorBody = Type.Object(
   {
-    error: Type.String({ description: 'stable snake_case code' }),
+    error: ErrorCodeField,
     message: Type.String(),
     details: Type.Optional(Type.Array(Type.Unknown())),
   },
@@ -46,12 +46,10 @@ export type TokenResponse = Static<typeof TokenResponse>;
 
 /** An absolute URL that must match REDIRECT_ALLOWLIST (else `invalid_redirect`). */
 export const RedirectTo = Type.Optional(Type.String({ minLength: 1, maxLength: 2048 }));
-/** A one-time token from an email link. */
-export const OneTimeTokenField = Type.String({ minLength: 1, maxLength: 256 });
 
 export const RegisterBody = Body({
   email: HttpEmail,
-  password: HttpPassword,
+  password: Password,
   name: Type.Optional(Type.String({ maxLength: 200 })),
   metadata: Type.Optional(Metadata),
   auth_mode: AuthMode,
@@ -71,7 +69,7 @@ export const RefreshBody = Body({
 export const GuestBody = Body({ name: Type.Optional(Type.String({ maxLength: 200 })), auth_mode: AuthMode });
 export const GuestConvertBody = Body({
   email: HttpEmail,
-  password: HttpPassword,
+  password: Password,
   name: Type.Optional(Type.String({ maxLength: 200 })),
   auth_mode: AuthMode,
 });
@@ -83,7 +81,7 @@ export const PatchMeBody = Body({
 export const DeleteMeBody = Body({ password: Type.Optional(Type.String({ maxLength: 1024 })) });
 export const PasswordChangeBody = Body({
   current_password: Type.String({ minLength: 1, maxLength: 1024 }),
-  new_password: HttpPassword,
+  new_password: Password,
 });
 
 export const SessionResponse = Type.Object({
@@ -101,12 +99,12 @@ export const SessionsResponse = Type.Object({
 export const SessionsRevoked = Type.Object({ sessions_revoked: Type.Integer() });
 export const IdParams = Type.Object({ id: Uuid });
 
-export const EmailVerifyBody = Body({ token: OneTimeTokenField });
+export const EmailVerifyBody = Body({ token: OneTimeToken });
 export const EmailResendBody = Body({ redirect_to: RedirectTo });
 export const PasswordForgotBody = Body({ email: HttpEmail, redirect_to: RedirectTo });
-export const PasswordResetBody = Body({ token: OneTimeTokenField, password: HttpPassword });
+export const PasswordResetBody = Body({ token: OneTimeToken, password: Password });
 export const MagicLinkBody = Body({ email: HttpEmail, redirect_to: RedirectTo });
-export const MagicLinkVerifyBody = Body({ token: OneTimeTokenField, auth_mode: AuthMode });
+export const MagicLinkVerifyBody = Body({ token: OneTimeToken, auth_mode: AuthMode });
 /** The answer to a request that may send an email: the same for every address. */
 export const Accepted = Type.Object({});
 
@@ -122,15 +120,11 @@ export const SignInResponse = Type.Union([TokenResponse, MfaChallenge]);
 /** The answer of a route that answers with no body (204): nothing is sent, so its type is `undefined`. */
 export const NoContent = Type.Unsafe<undefined>({ type: 'null', description: 'no content' });
 
-const WebAuthnResponse = Type.Record(Type.String(), Type.Unknown(), {
-  description: 'a WebAuthn credential as JSON (what @simplewebauthn/browser returns)',
-});
-const MfaCode = Type.String({ minLength: 1, maxLength: 64 });
 export const LoginMfaBody = Body({
   mfa_token: Type.String({ minLength: 1, maxLength: 256 }),
-  code: Type.Optional(MfaCode),
-  recovery_code: Type.Optional(MfaCode),
-  webauthn: Type.Optional(WebAuthnResponse),
+  code: Type.Optional(SecondFactorCode),
+  recovery_code: Type.Optional(SecondFactorCode),
+  webauthn: Type.Optional(WebAuthnJson),
   auth_mode: AuthMode,
 });
 export const MfaStatusResponse = Type.Object({
@@ -140,7 +134,7 @@ export const MfaStatusResponse = Type.Object({
 });
 export const TotpSetupResponse = Type.Object({ secret: Type.String(), otpauth_url: Type.String() });
 /** A TOTP code, or (disable and regenerate) a recovery code. */
-export const MfaCodeBody = Body({ code: MfaCode });
+export const MfaCodeBody = Body({ code: SecondFactorCode });
 /**
  * Adding or removing a sign-in method needs a recent sign-in (RECENT_SIGN_IN_SECONDS, 5 minutes) or,
  * after that, proof sent along: the current `password`, or a TOTP or recovery
@@ -148,14 +142,14 @@ export const MfaCodeBody = Body({ code: MfaCode });
  */
 const StepUp = {
   password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-  code: Type.Optional(MfaCode),
+  code: Type.Optional(SecondFactorCode),
 };
 export const StepUpBody = Body(StepUp);
 /** `code`: the first code of the new secret. A step-up can only be the password here. */
-export const TotpEnableBody = Body({ code: MfaCode, password: StepUp.password });
+export const TotpEnableBody = Body({ code: SecondFactorCode, password: StepUp.password });
 export const RecoveryCodesResponse = Type.Object({ recovery_codes: Type.Array(Type.String()) });
 export const PasskeyRegisterVerifyBody = Body({
-  response: WebAuthnResponse,
+  response: WebAuthnJson,
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
 });
 export const PasskeyCreated = Type.Object({ id: Uuid, name: Type.String(), created_at: Timestamp });
@@ -165,18 +159,11 @@ export const PasskeyLoginOptionsBody = Body({
 });
 export const PasskeyLoginVerifyBody = Body({
   challenge_id: Uuid,
-  response: WebAuthnResponse,
+  response: WebAuthnJson,
   auth_mode: AuthMode,
 });
 export const PasskeysResponse = Type.Object({
-  passkeys: Type.Array(
-    Type.Object({
-      id: Uuid,
-      name: Type.String(),
-      created_at: Timestamp,
-      last_used_at: Type.Union([Timestamp, Type.Null()]),
-    }),
-  ),
+  passkeys: Type.Array(Passkey),
 });
 /** WebAuthn options as JSON, passed to navigator.credentials.create/get (via @simplewebauthn/browser). */
 export const WebAuthnOptions = Type.Record(Type.String(), Type.Unknown());

@@ -12,75 +12,11 @@ export interface PasswordHashParams {
 
 /**
  * Every setting of Gatehouse, from the environment variables named in the
- * configuration contract. `loadConfig` is the only reader of `process.env`
- * (main.ts passes it in); it fails fast on a bad value.
+ * configuration contract: the type of what `loadConfig` reads, so the two
+ * cannot disagree. `loadConfig` is the only reader of `process.env` (main.ts
+ * passes it in); it fails fast on a bad value.
  */
-export interface Config {
-  port: number;
-  host: string;
-  publicUrl: string;
-  dataDir: string;
-  databaseUrl: string | undefined;
-  /** REDIS_URL: `redis://[user:pass@]host:port` (an ACL user, or `:pass@` for requirepass); `rediss://` for TLS. */
-  redisUrl: string | undefined;
-  /** REDIS_TLS_CA: path of a PEM CA file for Redis' certificate (a private CA); implies TLS. */
-  redisTlsCa: string | undefined;
-  /** NATS_URL: comma-separated `nats://` or `tls://` URLs, optionally `user:pass@` or `token@`. */
-  natsUrl: string | undefined;
-  /** NATS_NKEY: an nkey user seed (`SU...`), or the path of a file holding one. */
-  natsNkey: string | undefined;
-  /** NATS_CREDS: path of a `.creds` file (decentralized JWT auth). */
-  natsCreds: string | undefined;
-  /** NATS_TLS_CA: path of a PEM CA file for the NATS server's certificate; implies TLS. */
-  natsTlsCa: string | undefined;
-  /** NATS_TLS_CERT + NATS_TLS_KEY: paths of a client certificate and key (mutual TLS). */
-  natsTlsCert: string | undefined;
-  natsTlsKey: string | undefined;
-  smtpUrl: string | undefined;
-  mailFrom: string;
-  /** A directory whose `<template>/{subject.txt,body.html,body.txt}` files override the built-in mail templates. */
-  mailTemplatesDir: string | undefined;
-  /** Mails per address per hour (verification, reset, magic link) before 429. */
-  mailPerAddressPerHour: number;
-  accessTokenTtl: number;
-  refreshTokenTtl: number;
-  sessionMaxAge: number;
-  refreshReuseInterval: number;
-  requireEmailVerification: boolean;
-  adminEmail: string | undefined;
-  adminPassword: string | undefined;
-  redirectAllowlist: string[];
-  corsOrigins: string[];
-  rateLimitPerIpPerMinute: number;
-  /** POST /auth/refresh per client address per minute (a limit of its own: apps refresh often). */
-  rateLimitRefreshPerIpPerMinute: number;
-  /** Failed passwords per (account, client) per 15 minutes: the client is its known device, else its address. */
-  loginFailuresPerAccount: number;
-  /** Failed passwords per account per 15 minutes from all clients without a known device together. */
-  loginFailuresPerAccountUnknownClients: number;
-  /** A password reset removes the second factors added in this many days (0: none); a thief's passkey goes with the thief. */
-  resetRemovesFactorsDays: number;
-  /** How recent a sign-in must be to add or remove a sign-in method without sending the password or a code. */
-  recentSignInSeconds: number;
-  passwordHash: PasswordHashParams;
-  /** 32 bytes that encrypt secrets at rest; undefined only when it must be generated (embedded). */
-  secretKey: Buffer | undefined;
-  /**
-   * SECRET_KEY_PREVIOUS: earlier SECRET_KEYs (32 bytes each) that still open what
-   * they sealed, during a rotation; nothing new is sealed under them. Empty by default.
-   */
-  secretKeyPrevious: Buffer[];
-  signingAlg: 'ES256' | 'EdDSA';
-  keyRotationDays: number;
-  busTimeoutMs: number;
-  /**
-   * Which proxies in front of the gateway are trusted to report the client's
-   * address in X-Forwarded-For: none (false), the nearest N hops, or those at
-   * the listed addresses/CIDRs. The client is the rightmost untrusted hop.
-   */
-  trustProxy: false | number | string[];
-  logLevel: string;
-}
+export type Config = ReturnType<typeof loadConfig>;
 
 type Env = Record<string, string | undefined>;
 
@@ -173,10 +109,13 @@ function natsSecuritySettings(env: Env) {
   const key = env.NATS_TLS_KEY || undefined;
   if (Boolean(cert) !== Boolean(key)) throw new ConfigError('NATS_TLS_CERT and NATS_TLS_KEY must be set together');
   return {
-    // A seed stays as given; anything else is a file name.
+    /** NATS_NKEY: an nkey user seed (`SU...`), or the path of a file holding one. A seed stays as given. */
     natsNkey: nkey && !/^SU[A-Z2-7]{56}$/.test(nkey) ? resolve(nkey) : nkey,
+    /** NATS_CREDS: path of a `.creds` file (decentralized JWT auth). */
     natsCreds: creds ? resolve(creds) : undefined,
+    /** NATS_TLS_CA: path of a PEM CA file for the NATS server's certificate; implies TLS. */
     natsTlsCa: env.NATS_TLS_CA ? resolve(env.NATS_TLS_CA) : undefined,
+    /** NATS_TLS_CERT + NATS_TLS_KEY: paths of a client certificate and key (mutual TLS). */
     natsTlsCert: cert ? resolve(cert) : undefined,
     natsTlsKey: key ? resolve(key) : undefined,
   };
@@ -193,8 +132,13 @@ export function environment(file = '.env'): Record<string, string | undefined> {
   return process.env;
 }
 
+function signingAlg(raw = 'ES256'): 'ES256' | 'EdDSA' {
+  if (raw === 'ES256' || raw === 'EdDSA') return raw;
+  throw new ConfigError('SIGNING_ALG must be ES256 or EdDSA');
+}
+
 /** Reads the configuration; throws with a clear message on a bad value. */
-export function loadConfig(env: Env): Config {
+export function loadConfig(env: Env) {
   const port = int(env, 'PORT', 8080, 0);
   const publicUrl = (env.PUBLIC_URL || `http://localhost:${port}`).replace(/\/+$/, '');
   try {
@@ -202,8 +146,6 @@ export function loadConfig(env: Env): Config {
   } catch {
     throw new ConfigError(`PUBLIC_URL must be an absolute URL, got "${publicUrl}"`);
   }
-  const alg = env.SIGNING_ALG ?? 'ES256';
-  if (alg !== 'ES256' && alg !== 'EdDSA') throw new ConfigError('SIGNING_ALG must be ES256 or EdDSA');
   const allow = list(env.REDIRECT_ALLOWLIST);
   const loginFailures = int(env, 'LOGIN_FAILURES_PER_ACCOUNT', 10, 1);
   return {
@@ -212,13 +154,18 @@ export function loadConfig(env: Env): Config {
     publicUrl,
     dataDir: resolve(env.DATA_DIR || './.gatehouse'),
     databaseUrl: env.DATABASE_URL || undefined,
+    /** REDIS_URL: `redis://[user:pass@]host:port` (an ACL user, or `:pass@` for requirepass); `rediss://` for TLS. */
     redisUrl: env.REDIS_URL || undefined,
+    /** REDIS_TLS_CA: path of a PEM CA file for Redis' certificate (a private CA); implies TLS. */
     redisTlsCa: env.REDIS_TLS_CA ? resolve(env.REDIS_TLS_CA) : undefined,
+    /** NATS_URL: comma-separated `nats://` or `tls://` URLs, optionally `user:pass@` or `token@`. */
     natsUrl: env.NATS_URL || undefined,
     ...natsSecuritySettings(env),
     smtpUrl: env.SMTP_URL || undefined,
     mailFrom: env.MAIL_FROM || 'Gatehouse <no-reply@localhost>',
+    /** A directory whose `<template>/{subject.txt,body.html,body.txt}` files override the built-in mail templates. */
     mailTemplatesDir: env.MAIL_TEMPLATES_DIR ? resolve(env.MAIL_TEMPLATES_DIR) : undefined,
+    /** Mails per address per hour (verification, reset, magic link) before 429. */
     mailPerAddressPerHour: int(env, 'MAIL_PER_ADDRESS_PER_HOUR', 5, 1),
     accessTokenTtl: int(env, 'ACCESS_TOKEN_TTL', 900, 1),
     refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 604800, 1),
@@ -230,23 +177,37 @@ export function loadConfig(env: Env): Config {
     redirectAllowlist: allow.length ? allow : [new URL(publicUrl).origin],
     corsOrigins: list(env.CORS_ORIGINS),
     rateLimitPerIpPerMinute: int(env, 'RATE_LIMIT_PER_IP_PER_MINUTE', 60, 1),
+    /** POST /auth/refresh per client address per minute (a limit of its own: apps refresh often). */
     rateLimitRefreshPerIpPerMinute: int(env, 'RATE_LIMIT_REFRESH_PER_IP_PER_MINUTE', 300, 1),
+    /** Failed passwords per (account, client) per 15 minutes: the client is its known device, else its address. */
     loginFailuresPerAccount: loginFailures,
-    // Strangers together get ten times one client's budget unless set.
+    /** Failed passwords per account per 15 minutes from all clients without a known device together (10x one client's unless set). */
     loginFailuresPerAccountUnknownClients: int(
       env,
       'LOGIN_FAILURES_PER_ACCOUNT_UNKNOWN_CLIENTS',
       10 * loginFailures,
       1,
     ),
+    /** A password reset removes the second factors added in this many days (0: none); a thief's passkey goes with the thief. */
     resetRemovesFactorsDays: int(env, 'RESET_REMOVES_FACTORS_DAYS', 7, 0),
+    /** How recent a sign-in must be to add or remove a sign-in method without sending the password or a code. */
     recentSignInSeconds: int(env, 'RECENT_SIGN_IN_SECONDS', 300, 1),
     passwordHash: parsePasswordHash(env.PASSWORD_HASH || 'argon2id:m=19456,t=2,p=1'),
+    /** 32 bytes that encrypt secrets at rest; undefined only when it must be generated (embedded). */
     secretKey: secretKey(env.SECRET_KEY),
+    /**
+     * SECRET_KEY_PREVIOUS: earlier SECRET_KEYs (32 bytes each) that still open what
+     * they sealed, during a rotation; nothing new is sealed under them. Empty by default.
+     */
     secretKeyPrevious: previousSecretKeys(env.SECRET_KEY_PREVIOUS),
-    signingAlg: alg,
+    signingAlg: signingAlg(env.SIGNING_ALG),
     keyRotationDays: int(env, 'KEY_ROTATION_DAYS', 30, 1),
     busTimeoutMs: int(env, 'BUS_TIMEOUT_MS', 5000, 100),
+    /**
+     * Which proxies in front of the gateway are trusted to report the client's
+     * address in X-Forwarded-For: none (false), the nearest N hops, or those at
+     * the listed addresses/CIDRs. The client is the rightmost untrusted hop.
+     */
     trustProxy: trustProxy(env.TRUST_PROXY),
     logLevel: env.LOG_LEVEL || 'info',
   };

@@ -10,6 +10,7 @@ import {
   type ResponseOf,
   requestSchemas,
 } from '@gatehouse/contracts';
+import type { Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -38,7 +39,7 @@ export interface RequestBus {
   ): Promise<ResponseOf<S>>;
 }
 
-type ReplyErrorBody = { code: string; message: string; details?: unknown[]; retry_after?: number };
+type ReplyErrorBody = Static<typeof ReplyError>;
 type Reply = { ok: true; data: unknown } | { ok: false; error: ReplyErrorBody };
 
 /**
@@ -83,9 +84,11 @@ export class Bus {
       throw new AppError('internal', `${subject} sent a malformed reply`, { cause });
     }
     if (reply.ok) return validate(schemas.response, reply.data, `${subject} response`);
-    const error = validate(ReplyError, reply.error, `${subject} error`);
-    const code = isErrorCode(error.code) ? error.code : 'internal';
-    throw new AppError(code, error.message, {
+    // A code this side does not know (a newer peer's) is not a broken reply: it is read as `internal`.
+    const sent = reply.error as Partial<ReplyErrorBody> | undefined;
+    const readable = sent && typeof sent === 'object' && !isErrorCode(sent.code) ? { ...sent, code: 'internal' } : sent;
+    const error = validate(ReplyError, readable, `${subject} error`);
+    throw new AppError(error.code, error.message, {
       ...(error.details ? { details: error.details } : {}),
       ...(error.retry_after !== undefined ? { retryAfter: error.retry_after } : {}),
     });

@@ -1,0 +1,31 @@
+import { type TSchema, Type } from '@sinclair/typebox';
+import { Role, Uuid } from '../objects.ts';
+import { events } from '../subjects.ts';
+
+const UserEvent = Type.Object({ v: Type.Literal(1), project_id: Uuid, user_id: Uuid });
+
+/** Payload schema of every event subject. Every event carries a version `v`. */
+export const eventSchemas = {
+  [events.userCreated]: Type.Composite([
+    UserEvent,
+    Type.Object({ email: Type.Union([Type.String(), Type.Null()]), role: Role }),
+  ]),
+  [events.userUpdated]: UserEvent,
+  [events.userPasswordChanged]: UserEvent,
+  [events.userDeleted]: UserEvent,
+  [events.sessionRevoked]: Type.Object({
+    v: Type.Literal(1),
+    user_id: Uuid,
+    session_ids: Type.Array(Uuid),
+    until: Type.Integer(),
+    reason: Type.String(),
+  }),
+  [events.keysRotated]: Type.Object({ v: Type.Literal(1), kid: Type.String() }),
+  [events.mfaChanged]: Type.Composite([
+    UserEvent,
+    Type.Object({
+      factor: Type.Union([Type.Literal('totp'), Type.Literal('passkey'), Type.Literal('recovery_codes')]),
+      change: Type.Union([Type.Literal('enabled'), Type.Literal('disabled'), Type.Literal('regenerated')]),
+    }),
+  ]),
+} satisfies Record<(typeof events)[keyof typeof events], TSchema>;
