@@ -20,8 +20,21 @@ export async function connectNats(config: Config, name: string, log: Logger): Pr
   return transport;
 }
 
+/**
+ * Stack mode: the bus over NATS (see connectNats) for the service called
+ * `name`, with its transport, for a client that shares the one connection
+ * (the JetStream mail queue takes `transport.connection`).
+ */
+export async function connectBusWithTransport(
+  config: Config,
+  name: string,
+  log: Logger,
+): Promise<{ bus: Bus; transport: NatsTransport }> {
+  const transport = await connectNats(config, name, log);
+  return { bus: new Bus(transport, log, { timeoutMs: config.busTimeoutMs }), transport };
+}
+
 /** Stack mode: the bus over NATS (see connectNats), for the service called `name`. */
 export async function connectBus(config: Config, name: string, log: Logger): Promise<Bus> {
-  const transport = await connectNats(config, name, log);
-  return new Bus(transport, log, { timeoutMs: config.busTimeoutMs });
+  return (await connectBusWithTransport(config, name, log)).bus;
 }

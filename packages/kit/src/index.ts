@@ -18,7 +18,7 @@ export {
   parsePasswordHash,
   requireSecretKey,
 } from './config.ts';
-export { connectBus, connectNats } from './connect.ts';
+export { connectBus, connectBusWithTransport, connectNats } from './connect.ts';
 export {
   addressKey,
   type EmailAddressResult,

@@ -1,10 +1,9 @@
 import {
-  connectBus,
+  connectBusWithTransport,
   createLogger,
   environment,
   JetStreamMailQueue,
   loadConfig,
-  type NatsTransport,
   Shutdown,
   waitFor,
 } from '@gatehouse/kit';
@@ -20,19 +19,22 @@ if (!config.databaseUrl) {
 }
 const shutdown = new Shutdown(log);
 shutdown.listen();
-const bus = await connectBus(config, 'identity', log);
+const { bus, transport } = await connectBusWithTransport(config, 'identity', log);
 const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
 // Closers run newest first: stop taking messages, then close the database.
 shutdown.add('database', () => db.destroy());
-shutdown.add('bus', () => bus.transport.close());
+shutdown.add('bus', () => transport.close());
 
-// Postgres may start after us (compose, a pod restart): wait for it, as connectBus waits for NATS.
+// Postgres may start after us (compose, a pod restart): wait for it, as connectBusWithTransport waits for NATS.
 await waitFor('Postgres', () => migrate(db), log);
 // The mail queue (JetStream) shares the bus's connection; it waits for JetStream as for Postgres.
 // Identity only publishes jobs: the mailer owns the streams (identity's NATS user may not create,
 // change or read them), so until the mailer has created them this waits too.
-const connection = (bus.transport as NatsTransport).connection;
-const mail = await waitFor('JetStream', () => JetStreamMailQueue.open({ connection, log, manageStreams: false }), log);
+const mail = await waitFor(
+  'JetStream',
+  () => JetStreamMailQueue.open({ connection: transport.connection, log, manageStreams: false }),
+  log,
+);
 shutdown.add('mail queue', () => mail.close());
 const service = await startIdentity({ bus, db, config, mail, log });
 shutdown.add('identity', () => service.close());

@@ -1,6 +1,5 @@
 import {
-  Bus,
-  connectNats,
+  connectBusWithTransport,
   createLogger,
   environment,
   JetStreamMailQueue,
@@ -16,9 +15,8 @@ const shutdown = new Shutdown(log);
 shutdown.listen();
 if (!config.natsUrl) throw new Error('NATS_URL is required when the mailer runs on its own');
 // One connection for the bus and the queue, with the mailer's NATS credentials (NATS_NKEY...).
-const transport = await connectNats(config, 'mailer', log);
+const { bus, transport } = await connectBusWithTransport(config, 'mailer', log);
 shutdown.add('bus', () => transport.close());
-const bus = new Bus(transport, log, { timeoutMs: config.busTimeoutMs });
 // JetStream may answer a moment after NATS accepts connections: wait for it as for NATS.
 const queue = await waitFor('JetStream', () => JetStreamMailQueue.open({ connection: transport.connection, log }), log);
 shutdown.add('mail queue', () => queue.close());

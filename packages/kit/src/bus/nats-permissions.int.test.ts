@@ -218,7 +218,8 @@ describe('NATS permissions per service', () => {
 
   test('session serves session.jwks.get and the gateway gets it through Bus and NatsTransport; identity cannot answer it', async () => {
     const realKey = { kty: 'OKP', kid: 'real', alg: 'EdDSA', use: 'sig' as const, crv: 'Ed25519', x: 'AAAA' };
-    const session = new Bus(await transportAs('session'), quiet, { timeoutMs: 3_000 });
+    const sessionTransport = await transportAs('session');
+    const session = new Bus(sessionTransport, quiet, { timeoutMs: 3_000 });
     session.serve('session.jwks.get', async () => ({ keys: [realKey] }));
     // An impostor: identity serving the subject in the session queue group, with its own key.
     const identityTransport = await transportAs('identity');
@@ -227,7 +228,7 @@ describe('NATS permissions per service', () => {
       impostorCalls++;
       return { keys: [{ ...realKey, kid: 'forged' }] };
     });
-    await (session.transport as NatsTransport).connection.flush();
+    await sessionTransport.connection.flush();
     await identityTransport.connection.flush();
 
     const gateway = new Bus(await transportAs('gateway'), quiet, { timeoutMs: 3_000 });
@@ -241,9 +242,9 @@ describe('NATS permissions per service', () => {
   test('a service answers the gateway through allow_responses, and the health checks go through', async () => {
     const gateway = new Bus(await transportAs('gateway'), quiet, { timeoutMs: 3_000 });
     for (const owner of ['identity', 'session', 'mfa', 'mailer'] as const) {
-      const bus = new Bus(await transportAs(owner), quiet, { timeoutMs: 3_000 });
-      bus.serve(`${owner}.health.check`, async () => ({ ok: true }));
-      await (bus.transport as NatsTransport).connection.flush();
+      const transport = await transportAs(owner);
+      new Bus(transport, quiet, { timeoutMs: 3_000 }).serve(`${owner}.health.check`, async () => ({ ok: true }));
+      await transport.connection.flush();
       assert.deepEqual(await gateway.request(`${owner}.health.check`, {}), { ok: true });
     }
   });
