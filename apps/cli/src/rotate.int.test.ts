@@ -104,7 +104,15 @@ async function startServices(
   const closers: (() => Promise<void>)[] = [];
   if (options.redis) {
     const store = new RedisSessionStore(redis, { prefix });
-    const session = await startSession({ bus, store, config, log: silentLog, secretKey, previousSecretKeys });
+    const session = await startSession({
+      bus,
+      sessionStore: store,
+      keyStore: store,
+      config,
+      log: silentLog,
+      secretKey,
+      previousSecretKeys,
+    });
     closers.push(() => session.close());
   }
   const mfa = await startMfa({ bus, db, config, secretKey, previousSecretKeys, log: silentLog, clock });

@@ -43,9 +43,12 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
     () => identity.close(),
     () => db.destroy(),
   );
+  // Sessions and signing keys in the process.
+  const sessionStore = new MemorySessionStore();
   const session = await startSession({
     bus,
-    store: new MemorySessionStore(),
+    sessionStore,
+    keyStore: sessionStore,
     config,
     log: child('session'),
     secretKey,

@@ -1,19 +1,23 @@
 import { type Bus, type Config, KeyRing, type Logger } from '@gatehouse/kit';
 import { registerKeyHandlers } from './keys/keys.handlers.ts';
 import { KeyService } from './keys/keys.service.ts';
+import type { SigningKeyStore } from './keys/keys.store.ts';
 import { registerSessionHandlers } from './sessions/sessions.handlers.ts';
 import { SessionService } from './sessions/sessions.service.ts';
 import type { SessionStore } from './sessions/sessions.store.ts';
 import { refreshChainKey } from './sessions/sessions.tokens.ts';
 
 export { type ResealedKey, resealSigningKeys } from './keys/keys.reseal.ts';
+export type { SigningKeyStore } from './keys/keys.store.ts';
 export { MemorySessionStore } from './sessions/sessions.store.memory.ts';
 export { RedisSessionStore } from './sessions/sessions.store.redis.ts';
 export type { SessionStore } from './sessions/sessions.store.ts';
 
 export interface SessionDeps {
   bus: Bus;
-  store: SessionStore;
+  sessionStore: SessionStore;
+  /** The signing keys. RedisSessionStore and MemorySessionStore keep keys too: one of them is passed as both stores. */
+  keyStore: SigningKeyStore;
   config: Config;
   log: Logger;
   /** SECRET_KEY: seals the private signing keys at rest, and keys the refresh-token chain (through HKDF). */
@@ -29,17 +33,17 @@ const KEY_CHECK_INTERVAL_MS = 3_600_000;
 /**
  * The session service: loads (or creates) the signing keys, then serves every
  * `session.*` subject on `deps.bus`. It never connects by itself; main.ts (or
- * the embedded mode) hands it a bus and a store. `rotateKeys` forces a key
+ * the embedded mode) hands it a bus and the stores. `rotateKeys` forces a key
  * rotation (tests, operators); rotation otherwise happens every
  * `keyRotationDays`, checked at start and hourly.
  */
 export async function startSession(
   deps: SessionDeps,
 ): Promise<{ close(): Promise<void>; rotateKeys(): Promise<void> }> {
-  const { bus, store, config, log } = deps;
+  const { bus, sessionStore, keyStore, config, log } = deps;
   const now = deps.now ?? Date.now;
   const keys = new KeyService({
-    store,
+    store: keyStore,
     keyRing: new KeyRing(deps.secretKey, deps.previousSecretKeys),
     alg: config.signingAlg,
     rotationDays: config.keyRotationDays,
@@ -53,7 +57,7 @@ export async function startSession(
   await keys.start();
 
   const sessions = new SessionService({
-    store,
+    store: sessionStore,
     signer: keys,
     chainKey: refreshChainKey(deps.secretKey),
     config,
@@ -66,7 +70,7 @@ export async function startSession(
   registerSessionHandlers(bus, sessions);
   registerKeyHandlers(bus, keys);
   bus.serve('session.health.check', async () => {
-    await store.ping();
+    await sessionStore.ping();
     return { ok: true };
   });
 

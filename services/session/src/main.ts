@@ -37,9 +37,12 @@ if (redis.status !== 'ready') {
 
 const bus = await connectBus(config, 'session', log);
 shutdown.add('bus', () => bus.transport.close());
+// Sessions and signing keys in the one Redis.
+const store = new RedisSessionStore(redis);
 const service = await startSession({
   bus,
-  store: new RedisSessionStore(redis),
+  sessionStore: store,
+  keyStore: store,
   config,
   log,
   secretKey,

@@ -19,7 +19,15 @@ async function harness(env: Record<string, string> = {}) {
   const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 2000 });
   const secretKey = randomBytes(32);
   const store = new MemorySessionStore();
-  const service = await startSession({ bus, store, config, log, secretKey, now: () => clock.now });
+  const service = await startSession({
+    bus,
+    sessionStore: store,
+    keyStore: store,
+    config,
+    log,
+    secretKey,
+    now: () => clock.now,
+  });
   const revoked: EventOf<'events.session.revoked'>[] = [];
   const rotated: string[] = [];
   bus.subscribe('events.session.revoked', (event) => void revoked.push(event));

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { createLogger, KeyRing } from '@gatehouse/kit';
 import { KeyService } from '../keys/keys.service.ts';
-import type { StoredKey } from '../keys/keys.store.ts';
+import type { SigningKeyStore, StoredKey } from '../keys/keys.store.ts';
 import type { RefreshInput, SessionRecord, SessionStore } from './sessions.store.ts';
 import { childToken, hashToken, refreshChainKey } from './sessions.tokens.ts';
 
@@ -62,9 +62,10 @@ async function opened(store: SessionStore, overrides: Partial<SessionRecord> = {
 
 /**
  * What every session store must do, run against the memory store and the
- * Redis store. `open` returns a store with nothing in it (its own key space).
+ * Redis store, which keep the signing keys too (their part is checked here as
+ * well). `open` returns a store with nothing in it (its own key space).
  */
-export function sessionStoreContract(name: string, open: () => SessionStore): void {
+export function sessionStoreContract(name: string, open: () => SessionStore & SigningKeyStore): void {
   describe(`${name} session store contract`, () => {
     test('stores a session and lists a user’s live sessions newest first', async () => {
       const store = open();

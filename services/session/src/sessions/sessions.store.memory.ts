@@ -1,4 +1,4 @@
-import type { StoredKey } from '../keys/keys.store.ts';
+import type { SigningKeyStore, StoredKey } from '../keys/keys.store.ts';
 import {
   isLive,
   type RefreshInput,
@@ -20,11 +20,11 @@ interface RefreshRecord {
 const SWEEP_EVERY = 1000;
 
 /**
- * The embedded mode's store: the same semantics as the Redis store, kept in
- * the process. Every method runs to completion without awaiting, so each is
+ * The embedded mode's store of sessions and signing keys: the same semantics
+ * as the Redis store, kept in the process. Every method runs to completion without awaiting, so each is
  * atomic as a Lua script is. Expiry is lazy, by the `now` the caller passes.
  */
-export class MemorySessionStore implements SessionStore {
+export class MemorySessionStore implements SessionStore, SigningKeyStore {
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #tokens = new Map<string, RefreshRecord>();
   /** The refresh-token hashes of each session (its family), deleted with it. */

@@ -1,7 +1,7 @@
 import { unavailable, validate } from '@gatehouse/kit';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Redis, Result } from 'ioredis';
-import { StoredKey } from '../keys/keys.store.ts';
+import { type SigningKeyStore, StoredKey } from '../keys/keys.store.ts';
 import { ACTIVATE_KEY, CREATE, REFRESH, RESEAL_KEY, REVOKE_ONE, REVOKE_USER } from './sessions.store.redis.lua.ts';
 import {
   isLive,
@@ -28,12 +28,12 @@ declare module 'ioredis' {
 }
 
 /**
- * The stack's session store, in Redis (see sessions.store.redis.lua.ts for the
- * key layout). Every Redis failure (down, timeout) becomes AppError
+ * The stack's store of sessions and signing keys, in Redis (see
+ * sessions.store.redis.lua.ts for the key layout): one client, one key prefix. Every Redis failure (down, timeout) becomes AppError
  * `service_unavailable`; the client is expected to fail fast rather than
  * queue (maxRetriesPerRequest 1, no offline queue), so a call never hangs.
  */
-export class RedisSessionStore implements SessionStore {
+export class RedisSessionStore implements SessionStore, SigningKeyStore {
   readonly #redis: Redis;
   readonly #p: string;
 

@@ -1,6 +1,5 @@
 import { Amr, Role } from '@gatehouse/contracts';
 import { type Static, Type } from '@sinclair/typebox';
-import type { SigningKeyStore } from '../keys/keys.store.ts';
 
 /**
  * A session as the store keeps it. Times are epoch milliseconds except
@@ -79,16 +78,16 @@ export interface Revocation {
 }
 
 /**
- * Everything the session service keeps: sessions, refresh-token records (by
- * hash only), the per-user index, the revocation list and the signing keys.
- * Redis in the stack, memory in the embedded mode; one contract suite runs
- * against both. Every time-dependent method takes `now` from the service's
+ * What the session service keeps of sessions: the sessions, refresh-token
+ * records (by hash only), the per-user index and the revocation list (the
+ * signing keys are a SigningKeyStore's). Redis in the stack, memory in the
+ * embedded mode; one contract suite runs against both. Every time-dependent method takes `now` from the service's
  * clock, so expiry is decided by one clock; TTLs in Redis only collect garbage.
  * Revoking deletes the session and every refresh token of it, and records the
  * id in the revocation list. Implementations throw `service_unavailable` when
  * the backend does not answer.
  */
-export interface SessionStore extends SigningKeyStore {
+export interface SessionStore {
   /** Stores a new session and its first (active) refresh token, which dies unused at `session.idle_expires_at`. */
   createSession(session: SessionRecord, refreshHash: string): Promise<void>;
   /** The live session, or null. */
