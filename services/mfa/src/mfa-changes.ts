@@ -1,6 +1,6 @@
 import type { EventOf } from '@gatehouse/contracts';
 import type { Bus, Logger } from '@gatehouse/kit';
-import type { UserRef } from './totp/totp.store.ts';
+import type { UserRef } from './user-ref.ts';
 
 type Change = Pick<EventOf<'events.mfa.changed'>, 'factor' | 'change'>;
 

@@ -1,7 +1,7 @@
 import { withDatabaseErrors } from '@gatehouse/db';
 import type { Kysely } from 'kysely';
 import type { MfaDatabase } from '../db/schema.ts';
-import type { UserRef } from '../totp/totp.store.ts';
+import type { UserRef } from '../user-ref.ts';
 
 /** Every mfa table keyed by user: what erasing a user clears. */
 const USER_TABLES = [

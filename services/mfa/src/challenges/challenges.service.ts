@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AppError, newId } from '@gatehouse/kit';
 import type { TotpService } from '../totp/totp.service.ts';
-import type { UserRef } from '../totp/totp.store.ts';
+import type { UserRef } from '../user-ref.ts';
 import type { ChallengesStore } from './challenges.store.ts';
 
 /** The HTTP contract's MfaChallenge lifetime: 5 minutes. */

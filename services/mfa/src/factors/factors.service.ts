@@ -2,7 +2,8 @@ import { AppError } from '@gatehouse/kit';
 import type { MfaChanges } from '../mfa-changes.ts';
 import type { PasskeysStore } from '../passkeys/passkeys.store.ts';
 import type { TotpService } from '../totp/totp.service.ts';
-import type { TotpStore, UserRef } from '../totp/totp.store.ts';
+import type { TotpStore } from '../totp/totp.store.ts';
+import type { UserRef } from '../user-ref.ts';
 
 export interface FactorsServiceDeps {
   totp: TotpService;

@@ -10,7 +10,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { PasskeyRow } from '../db/schema.ts';
 import type { MfaKeys } from '../keys.ts';
 import type { MfaChanges } from '../mfa-changes.ts';
-import type { UserRef } from '../totp/totp.store.ts';
+import type { UserRef } from '../user-ref.ts';
 import type { PasskeysStore } from './passkeys.store.ts';
 import type { RelyingParty } from './relying-party.ts';
 import type { WebAuthnChallengesStore } from './webauthn-challenges.store.ts';

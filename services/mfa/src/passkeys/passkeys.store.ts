@@ -2,7 +2,7 @@ import { uniqueViolation, withDatabaseErrors } from '@gatehouse/db';
 import { AppError } from '@gatehouse/kit';
 import type { Kysely } from 'kysely';
 import type { MfaDatabase, PasskeyRow } from '../db/schema.ts';
-import type { UserRef } from '../totp/totp.store.ts';
+import type { UserRef } from '../user-ref.ts';
 
 export interface NewPasskey extends UserRef {
   id: string;

@@ -1,8 +1,9 @@
 import { AppError, seal, unseal } from '@gatehouse/kit';
 import type { MfaKeys } from '../keys.ts';
 import type { MfaChanges } from '../mfa-changes.ts';
+import type { UserRef } from '../user-ref.ts';
 import { hashRecoveryCode, newRecoveryCode, normalizeRecoveryCode, RECOVERY_CODE_COUNT } from './recovery-codes.ts';
-import type { TotpStore, UserRef } from './totp.store.ts';
+import type { TotpStore } from './totp.store.ts';
 import { matchTotp, newTotpSecret, normalizeTotpCode, otpauthUrl } from './totp-codes.ts';
 
 /** Which second factor a code proved. */

@@ -2,12 +2,7 @@ import { withDatabaseErrors } from '@gatehouse/db';
 import { newId } from '@gatehouse/kit';
 import { type Kysely, sql } from 'kysely';
 import type { MfaDatabase, RecoveryCodeRow, TotpRow } from '../db/schema.ts';
-
-/** A user, by project and id. */
-export interface UserRef {
-  projectId: string;
-  userId: string;
-}
+import type { UserRef } from '../user-ref.ts';
 
 /** What `disable` took away, so a failed follow-up can put it back. */
 export interface TotpSnapshot {
