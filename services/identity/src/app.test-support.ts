@@ -1,11 +1,18 @@
 // Test support only: a running identity service over the in-process bus, for the service tests.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { events as eventSubjects, type MailJob } from '@gatehouse/contracts';
-import { AppError, Bus, type Config, InProcessTransport, loadConfig } from '@gatehouse/kit';
+import { AppError, Bus, type Config, InProcessTransport, isAppError, loadConfig } from '@gatehouse/kit';
+import { sql } from 'kysely';
 import { startIdentity } from './app.ts';
 import { openPgliteTestDatabase, silentLog, type TestDatabase } from './db/test-databases.ts';
 
 /** Cheap argon2id parameters (the floor the config accepts), so tests hash in milliseconds. */
 export const CHEAP_HASH = 'argon2id:m=8192,t=1,p=1';
+
+/** Asserts that `promise` rejects with the AppError of `code`. */
+export const rejectsWith = (promise: Promise<unknown>, code: string) =>
+  assert.rejects(promise, (err) => isAppError(err, code as never));
 
 export interface TestIdentity {
   bus: Bus;
@@ -13,6 +20,12 @@ export interface TestIdentity {
   config: Config;
   /** Every mail job identity queued, in order. */
   mails: MailJob[];
+  /** The mails queued to `address` (stored, so sent, in lower case), in order. */
+  mailsTo(address: string): MailJob[];
+  /** The token of the last link mailed to `address` with `template` (also its `type`); fails the test when there is none. */
+  tokenFrom(address: string, template: string): string;
+  /** Makes `token` expire now, as time would. */
+  expireToken(token: string): Promise<void>;
   /** Every user event published, in order. */
   published: { subject: string; data: Record<string, unknown> }[];
   /**
@@ -66,6 +79,7 @@ export async function startTestIdentity(
   const mails: MailJob[] = [];
   const mail = { enqueue: async (job: MailJob) => void mails.push(job) };
   const identity = await startIdentity({ bus, db: database.db, config, mail, log: silentLog });
+  const mailsTo = (address: string) => mails.filter((m) => m.to === address.toLowerCase());
   return {
     bus,
     database,
@@ -79,6 +93,22 @@ export async function startTestIdentity(
       harness.peersDown = down;
     },
     mails,
+    mailsTo,
+    tokenFrom(address, template) {
+      const mail = mailsTo(address)
+        .filter((m) => m.template === template)
+        .at(-1);
+      assert.ok(mail, `a ${template} mail to ${address}`);
+      const link = new URL(mail.vars.link ?? '');
+      assert.equal(link.searchParams.get('type'), template);
+      return link.searchParams.get('token') ?? '';
+    },
+    async expireToken(token) {
+      const hash = createHash('sha256').update(token).digest('hex');
+      await sql`update one_time_tokens set expires_at = now() - interval '1 second' where token_hash = ${hash}`.execute(
+        database.db,
+      );
+    },
     close: async () => {
       await identity.close();
       await bus.transport.close();

@@ -1,10 +1,18 @@
 import type { Bus, Config, Logger, MailQueue } from '@gatehouse/kit';
 import type { Kysely } from 'kysely';
+import { registerAccountMailHandlers } from './account-mail/account-mail.handlers.ts';
+import { AccountMail } from './account-mail/account-mail.ts';
+import { busPeers } from './account-peers.ts';
 import { pingDatabase } from './db/database.ts';
 import type { Database } from './db/schema.ts';
-import { AccountEmails, type AccountPeers } from './emails/account-emails.ts';
-import { registerEmailHandlers } from './emails/emails.handlers.ts';
-import { OneTimeTokens } from './emails/one-time-tokens.ts';
+import { registerEmailVerificationHandlers } from './email-verification/email-verification.handlers.ts';
+import { EmailVerification } from './email-verification/email-verification.ts';
+import { registerMagicLinkHandlers } from './magic-link/magic-link.handlers.ts';
+import { MagicLink } from './magic-link/magic-link.ts';
+import { OneTimeTokens } from './one-time-tokens/one-time-tokens.ts';
+import { PasswordChange } from './passwords/password-change.ts';
+import { PasswordReset } from './passwords/password-reset.ts';
+import { registerPasswordHandlers } from './passwords/passwords.handlers.ts';
 import { createPasswords } from './passwords/passwords.ts';
 import { bootstrapAdmin } from './users/admin-bootstrap.ts';
 import { UserEvents } from './users/user-events.ts';
@@ -26,27 +34,6 @@ export interface IdentityDeps {
   log: Logger;
 }
 
-/** The session and mfa services, over the bus (see AccountPeers). */
-function busPeers(bus: Bus): AccountPeers {
-  return {
-    async revokeSessions(userId, reason, requestId) {
-      const { session_ids } = await bus.request(
-        'session.user.revoke',
-        { user_id: userId, reason },
-        requestId ? { requestId } : {},
-      );
-      return session_ids;
-    },
-    async forgetFactors(projectId, userId, addedSince, requestId) {
-      await bus.request(
-        'mfa.factors.forget',
-        { project_id: projectId, user_id: userId, ...(addedSince ? { added_since: addedSince.toISOString() } : {}) },
-        requestId ? { requestId } : {},
-      );
-    },
-  };
-}
-
 /**
  * The identity service: serves every `identity.*` subject on `bus` over the
  * given database, and creates the configured admin if none exists. Never
@@ -66,19 +53,27 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
     log,
   });
 
-  const emails = new AccountEmails({
+  const tokens = new OneTimeTokens(db);
+  const peers = busPeers(bus);
+  const accountMail = new AccountMail({ store, tokens, mail, publicUrl: config.publicUrl, log });
+  const verification = new EmailVerification({ store, tokens, events, mail: accountMail });
+  const reset = new PasswordReset({
     store,
-    peers: busPeers(bus),
-    resetRemovesFactorsDays: config.resetRemovesFactorsDays,
-    tokens: new OneTimeTokens(db),
+    tokens,
     passwords,
+    peers,
     events,
-    mail,
-    publicUrl: config.publicUrl,
+    mail: accountMail,
+    resetRemovesFactorsDays: config.resetRemovesFactorsDays,
     log,
   });
-  registerUserHandlers(bus, users, emails);
-  registerEmailHandlers(bus, emails);
+  const change = new PasswordChange({ store, passwords, events, mail: accountMail });
+  const magicLink = new MagicLink({ store, tokens, peers, events, mail: accountMail, log });
+  registerUserHandlers(bus, users, verification);
+  registerEmailVerificationHandlers(bus, verification);
+  registerPasswordHandlers(bus, reset, change);
+  registerMagicLinkHandlers(bus, magicLink);
+  registerAccountMailHandlers(bus, accountMail);
   bus.serve('identity.health.check', async () => {
     await pingDatabase(db);
     return { ok: true };

@@ -164,7 +164,7 @@ describe('identity accepts one address per mailbox, in one form', () => {
 
   test('a pending magic link for a refused address (issued before the check) cannot create an account', async () => {
     const t = tag();
-    const { OneTimeTokens } = await import('../emails/one-time-tokens.ts');
+    const { OneTimeTokens } = await import('../one-time-tokens/one-time-tokens.ts');
     const tokens = new OneTimeTokens(identity.database.db);
     const { token } = await tokens.issue({
       projectId: P,

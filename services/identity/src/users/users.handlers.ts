@@ -1,13 +1,15 @@
 import type { Bus } from '@gatehouse/kit';
-import type { AccountEmails } from '../emails/account-emails.ts';
+import type { EmailVerification } from '../email-verification/email-verification.ts';
 import type { UsersService } from './users.service.ts';
 
 /**
- * Serves the `identity.user.*`, `identity.password.*` and `identity.guest.*`
- * subjects. The bus has already validated each request against its contract
- * schema; these only translate between the wire's snake_case and the service.
+ * Serves the `identity.user.*` and `identity.guest.*` subjects, and the
+ * step-up `identity.password.verify` (the other `identity.password.*` are in
+ * passwords/). The bus has already validated each request against its
+ * contract schema; these only translate between the wire's snake_case and the
+ * service. Sign-up mails the first verification link.
  */
-export function registerUserHandlers(bus: Bus, users: UsersService, emails: AccountEmails): void {
+export function registerUserHandlers(bus: Bus, users: UsersService, verification: EmailVerification): void {
   bus.serve('identity.user.register', async (m, ctx) => {
     const user = await users.register({
       projectId: m.project_id,
@@ -17,7 +19,7 @@ export function registerUserHandlers(bus: Bus, users: UsersService, emails: Acco
       ...(m.metadata !== undefined ? { metadata: m.metadata } : {}),
     });
     try {
-      await emails.sendVerification(user, m.redirect_to, ctx.requestId);
+      await verification.send(user, m.redirect_to, ctx.requestId);
     } catch (err) {
       // The account exists: failing the sign-up now would make its retry an `email_taken`.
       // The user can ask again with POST /auth/email/resend.
@@ -60,17 +62,6 @@ export function registerUserHandlers(bus: Bus, users: UsersService, emails: Acco
       ...(m.password !== undefined ? { password: m.password } : {}),
       freshSignIn: m.fresh_sign_in,
     });
-    return {};
-  });
-
-  bus.serve('identity.password.change', async (m, ctx) => {
-    const user = await users.changePassword({
-      projectId: m.project_id,
-      userId: m.user_id,
-      currentPassword: m.current_password,
-      newPassword: m.new_password,
-    });
-    await emails.passwordChanged(user, { ip: m.ip, userAgent: m.user_agent }, ctx.requestId);
     return {};
   });
 

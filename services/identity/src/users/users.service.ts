@@ -2,6 +2,7 @@ import type { UserRecord } from '@gatehouse/contracts';
 import { AppError, type Logger, normalizeEmail, requireEmail } from '@gatehouse/kit';
 import type { Passwords } from '../passwords/passwords.ts';
 import type { Metadata } from './metadata.ts';
+import { invalidCredentials, notFound } from './user-errors.ts';
 import type { UserEvents } from './user-events.ts';
 import { toUserRecord } from './user-record.ts';
 import type { UserRow, UsersStore } from './users.store.ts';
@@ -14,10 +15,6 @@ export interface UsersServiceDeps {
   log: Logger;
 }
 
-/** One message for unknown email and wrong password alike, so the answer reveals nothing. */
-const invalidCredentials = () => new AppError('invalid_credentials', 'invalid email or password');
-const notFound = () => new AppError('not_found', 'no such user');
-
 /**
  * The canonical form of an address to store (kit `requireEmail`): one
  * mailbox, one form. The gateway checks it too; this keeps the bus safe on
@@ -26,7 +23,8 @@ const notFound = () => new AppError('not_found', 'no such user');
 const checkedEmail = (email: string): string => requireEmail(email, 'email');
 
 /**
- * The rules about users, their passwords and guests. Every method throws an
+ * The rules about users, their passwords and guests (changing and resetting a
+ * password are in passwords/). Every method throws an
  * AppError with a catalog code for an expected failure (listed on each), and
  * `service_unavailable` when the database is down.
  */
@@ -147,26 +145,6 @@ export class UsersService {
     }
     if (!(await store.delete(user.project_id, user.id))) throw notFound();
     await this.#deps.events.changed('events.user.deleted', user);
-  }
-
-  /** Throws `not_found`, `invalid_credentials` (wrong current password, or none set). Publishes `events.user.password_changed`. */
-  async changePassword(input: {
-    projectId: string;
-    userId: string;
-    currentPassword: string;
-    newPassword: string;
-  }): Promise<UserRecord> {
-    const { store, passwords } = this.#deps;
-    const user = await store.findById(input.projectId, input.userId);
-    if (!user) throw notFound();
-    if (user.password_hash === null || !(await passwords.verify(user.password_hash, input.currentPassword))) {
-      throw invalidCredentials();
-    }
-    const passwordHash = await passwords.hash(input.newPassword);
-    const updated = await store.update(user.project_id, user.id, { passwordHash });
-    if (!updated) throw notFound();
-    await this.#deps.events.changed('events.user.password_changed', user);
-    return toUserRecord(updated);
   }
 
   /** The user with this email, or null, also for an address no account can have (the gateway's passkey sign-in by email). */

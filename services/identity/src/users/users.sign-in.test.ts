@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_PROJECT_ID as P } from '@gatehouse/contracts';
 import { newId } from '@gatehouse/kit';
-import { startTestIdentity, type TestIdentity } from '../app.test-support.ts';
+import { rejectsWith, startTestIdentity, type TestIdentity } from '../app.test-support.ts';
 import { PostgresUsersStore } from './users.store.ts';
 
 const email = (tag: string) => `${tag}-${newId()}@example.test`;
@@ -101,6 +101,25 @@ describe('identity sign-up and sign-in', () => {
     const address = email('unverified-ok');
     await register(address);
     assert.equal((await authenticate(address, PASSWORD)).user.email_verified, false);
+  });
+
+  test('a step-up checks the signed-in user’s own password', async () => {
+    const address = email('stepup');
+    const { user } = await register(address);
+    await identity.bus.request('identity.password.verify', { project_id: P, user_id: user.id, password: PASSWORD });
+    await rejectsWith(
+      identity.bus.request('identity.password.verify', {
+        project_id: P,
+        user_id: user.id,
+        password: 'wrong password',
+      }),
+      'invalid_credentials',
+    );
+    const { user: guest } = await identity.bus.request('identity.guest.create', { project_id: P });
+    await rejectsWith(
+      identity.bus.request('identity.password.verify', { project_id: P, user_id: guest.id, password: PASSWORD }),
+      'invalid_credentials',
+    );
   });
 });
 

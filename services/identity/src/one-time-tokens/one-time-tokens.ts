@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { newId } from '@gatehouse/kit';
+import { AppError, newId } from '@gatehouse/kit';
 import { type Kysely, sql } from 'kysely';
 import { withDatabaseErrors } from '../db/errors.ts';
 import type { Database, OneTimeTokenRow, TokenPurpose } from '../db/schema.ts';
@@ -13,6 +13,9 @@ export const TOKEN_TTL_SECONDS: Record<TokenPurpose, number> = {
   magic_link: 15 * 60,
   invitation: 7 * 24 * 3600,
 };
+
+/** One answer for every unusable token: unknown, used, expired, or for an address that changed since. */
+export const invalidToken = () => new AppError('invalid_token', 'this link is invalid or has expired');
 
 /**
  * A token's stored form. SHA-256 suffices (no salt, no stretching): the token

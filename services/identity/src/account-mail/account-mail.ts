@@ -1,0 +1,142 @@
+import type { MailTemplateName } from '@gatehouse/contracts';
+import { type Logger, type MailQueue, newId } from '@gatehouse/kit';
+import { type OneTimeTokens, TOKEN_TTL_SECONDS, type TokenPurpose } from '../one-time-tokens/one-time-tokens.ts';
+import type { UserRow, UsersStore } from '../users/users.store.ts';
+
+export interface AccountMailDeps {
+  store: UsersStore;
+  tokens: OneTimeTokens;
+  mail: Pick<MailQueue, 'enqueue'>;
+  /** The links' default target is `${publicUrl}/auth/confirm`. */
+  publicUrl: string;
+  log: Logger;
+}
+
+/** What a mail needs to know of its recipient: a stored row or its wire form. */
+export type Recipient = Pick<UserRow, 'project_id' | 'email' | 'email_verified' | 'name'> & { id: string };
+
+/** Who asked, for the notices. */
+export interface Requester {
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+function humanDuration(seconds: number): string {
+  if (seconds % 86_400 === 0) return seconds === 86_400 ? '24 hours' : `${seconds / 86_400} days`;
+  if (seconds % 3600 === 0) return seconds === 3600 ? '1 hour' : `${seconds / 3600} hours`;
+  return `${Math.round(seconds / 60)} minutes`;
+}
+
+/**
+ * What every emailed flow shares: the mailing of a one-time link (email
+ * verification, password reset, magic link), and the notices of a changed
+ * password or an added sign-in method. The mails go to the durable mail
+ * queue, which the mailer service renders and delivers. Links lead to
+ * `redirect_to` (already checked against the allow-list by the gateway) or to
+ * `PUBLIC_URL/auth/confirm`, with `?token=...&type=<purpose>`.
+ */
+export class AccountMail {
+  readonly #deps: AccountMailDeps;
+
+  constructor(deps: AccountMailDeps) {
+    this.#deps = deps;
+  }
+
+  /** Issues a token of `purpose` for `email` and mails its link there. Throws `service_unavailable`. */
+  async sendLink(
+    user: Pick<UserRow, 'project_id' | 'name'> & { id: string | null },
+    email: string,
+    purpose: TokenPurpose,
+    redirectTo: string | undefined,
+    requestId: string | undefined,
+  ): Promise<void> {
+    const { token } = await this.#deps.tokens.issue({ projectId: user.project_id, userId: user.id, email, purpose });
+    const link = new URL(redirectTo ?? `${this.#deps.publicUrl}/auth/confirm`);
+    link.searchParams.set('token', token);
+    link.searchParams.set('type', purpose);
+    await this.#enqueue(
+      user,
+      email,
+      purpose,
+      { link: link.toString(), expires_in: humanDuration(TOKEN_TTL_SECONDS[purpose]) },
+      requestId,
+    );
+  }
+
+  /**
+   * Mails the user that a sign-in method was added, so that one added by
+   * someone else does not go unnoticed. Best effort, like the password notice.
+   */
+  async factorAdded(
+    projectId: string,
+    userId: string,
+    factor: 'totp' | 'passkey',
+    name: string | undefined,
+    who: Requester,
+    requestId?: string,
+  ): Promise<void> {
+    const user = await this.#deps.store.findById(projectId, userId);
+    if (!user?.email) return;
+    try {
+      await this.#enqueue(
+        user,
+        user.email,
+        'factor_added',
+        {
+          factor: factor === 'passkey' ? 'A passkey' : 'An authenticator app',
+          factor_name: name ?? '',
+          at: new Date().toISOString(),
+          ip: who.ip ?? '',
+          user_agent: who.userAgent ?? '',
+        },
+        requestId,
+      );
+    } catch (err) {
+      this.#deps.log.error({ err, userId }, 'could not queue the sign-in-method notice');
+    }
+  }
+
+  /**
+   * The notice that a password was changed. Best effort: the change is made
+   * and must be reported as made even if the queue is down.
+   */
+  async passwordChanged(user: Recipient, who: Requester, requestId?: string): Promise<void> {
+    if (user.email === null) return;
+    try {
+      await this.#enqueue(
+        user,
+        user.email,
+        'password_changed',
+        {
+          at: new Date().toISOString(),
+          ip: who.ip ?? '',
+          user_agent: who.userAgent ?? '',
+        },
+        requestId,
+      );
+    } catch (err) {
+      this.#deps.log.error({ err, userId: user.id }, 'could not queue the password-changed notice');
+    }
+  }
+
+  #enqueue(
+    user: Pick<UserRow, 'project_id' | 'name'>,
+    to: string,
+    template: MailTemplateName,
+    vars: Record<string, string>,
+    requestId: string | undefined,
+  ): Promise<void> {
+    return this.#deps.mail.enqueue(
+      {
+        v: 1,
+        id: newId(),
+        project_id: user.project_id,
+        template,
+        to,
+        vars: { app_name: 'Gatehouse', email: to, name: user.name ?? '', ...vars },
+        created_at: new Date().toISOString(),
+      },
+      requestId ? { requestId } : {},
+    );
+  }
+}
