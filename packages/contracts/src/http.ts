@@ -1,5 +1,5 @@
 import { type Static, type TProperties, Type } from '@sinclair/typebox';
-import { ErrorCodeField } from './errors.ts';
+import { WireErrorCodeField } from './errors.ts';
 import { OneTimeToken, Passkey, Password, SecondFactorCode, WebAuthnJson } from './fields.ts';
 import { Amr, AvatarUrl, Metadata, Role, SessionInfo, Timestamp, User, Uuid } from './objects.ts';
 
@@ -26,7 +26,7 @@ export const EmptyBody = Body({});
 
 export const ErrorBody = Type.Object(
   {
-    error: ErrorCodeField,
+    error: WireErrorCodeField,
     message: Type.String(),
     details: Type.Optional(Type.Array(Type.Unknown())),
   },

@@ -101,7 +101,7 @@ export const mfaRequests = {
     response: Type.Object({ challenge_id: Uuid, options: WebAuthnJson }),
   },
   [requests.mfaPasskeyLoginVerify]: {
-    /** `invalid_challenge` (unknown, used, expired); `invalid_credentials` for any failed verification. */
+    /** `invalid_sign_in_challenge` (unknown, used, expired); `invalid_credentials` for any failed verification. */
     request: Request({ project_id: Uuid, challenge_id: Uuid, response: WebAuthnJson }),
     response: Type.Composite([UserRef, Type.Object({ amr: Amr })]),
   },

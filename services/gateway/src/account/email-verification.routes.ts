@@ -14,7 +14,6 @@ export const emailVerificationRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayCo
   app.post(
     '/auth/email/verify',
     {
-      config: { statusOf: { invalid_token: 400 } },
       schema: { tags: ['email'], body: EmailVerifyBody, response: { 200: User, ...errors } },
     },
     async (request) => {

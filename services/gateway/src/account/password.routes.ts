@@ -61,7 +61,6 @@ export const passwordRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> 
   app.post(
     '/auth/password/reset',
     {
-      config: { statusOf: { invalid_token: 400 } },
       schema: { tags: ['email'], body: PasswordResetBody, response: { 204: NoContent, ...linkErrors } },
     },
     async (request, reply) => {

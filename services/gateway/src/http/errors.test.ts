@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
+import { ERROR_CODES, type ErrorCode, WIRE_ERROR_CODES, WIRE_NAME, wireName } from '@gatehouse/contracts';
+import { AppError } from '@gatehouse/kit';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { bareGateway } from '../app.test-support.ts';
+import { HTTP_STATUS, sendError } from './errors.ts';
 
 // The gateway alone, with no service behind the bus: every error path of the edge.
 let app: FastifyInstance;
@@ -96,3 +99,54 @@ test('CORS answers only the configured origins', async () => {
   assert.equal((await preflight('https://evil.example')).headers['access-control-allow-origin'], undefined);
   await withCors.close();
 });
+
+test('a code the contract spells as another answers with its own status under the wire name', async () => {
+  const edge = Fastify();
+  edge.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  edge.get('/throw/:code', async (request) => {
+    throw new AppError((request.params as { code: ErrorCode }).code, 'refused');
+  });
+  try {
+    const link = await edge.inject({ method: 'GET', url: '/throw/invalid_one_time_token' });
+    assertErrorBody(link, 400, 'invalid_token');
+    assert.equal(link.headers['www-authenticate'], undefined);
+    const mfaToken = await edge.inject({ method: 'GET', url: '/throw/invalid_token' });
+    assertErrorBody(mfaToken, 401, 'invalid_token');
+    assert.equal(mfaToken.headers['www-authenticate'], 'Bearer');
+    assertErrorBody(
+      await edge.inject({ method: 'GET', url: '/throw/invalid_sign_in_challenge' }),
+      401,
+      'invalid_challenge',
+    );
+    assertErrorBody(await edge.inject({ method: 'GET', url: '/throw/invalid_challenge' }), 400, 'invalid_challenge');
+    for (const code of ERROR_CODES) {
+      const res = await edge.inject({ method: 'GET', url: `/throw/${code}` });
+      assert.equal(res.statusCode, HTTP_STATUS[code], code);
+      assert.equal(res.json().error, wireName(code), code);
+    }
+  } finally {
+    await edge.close();
+  }
+});
+
+test('the OpenAPI document lists every code a client can read, and no internal name', async () => {
+  const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  const error = findErrorField(doc);
+  assert.ok(error, 'the document has an error body');
+  assert.deepEqual([...error.enum].sort(), [...WIRE_ERROR_CODES].sort());
+  for (const internal of Object.keys(WIRE_NAME)) assert.ok(!error.enum.includes(internal), internal);
+});
+
+/** The `error` property of the first error body in the document. */
+function findErrorField(node: unknown): { enum: string[] } | undefined {
+  if (node && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    const props = o.properties as Record<string, { enum?: string[] }> | undefined;
+    if (props?.error?.enum && props.message) return props.error as { enum: string[] };
+    for (const v of Object.values(o)) {
+      const found = findErrorField(v);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}

@@ -1,10 +1,12 @@
-import type { ErrorCode } from '@gatehouse/contracts';
+import { type ErrorCode, wireName } from '@gatehouse/contracts';
 import { AppError } from '@gatehouse/kit';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
- * Every catalog code's HTTP status, in one place. Keyed by the code type, so a
- * code added to the catalog without a status here does not compile.
+ * Every catalog code's HTTP status, in one place and the only place: no route
+ * overrides it. Keyed by the code type, so a code added to the catalog without
+ * a status here does not compile. The body carries the code's wire name
+ * (`wireName`): `invalid_one_time_token` is read as `invalid_token`.
  */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_json: 400,
@@ -14,6 +16,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_credentials: 401,
   invalid_code: 401,
   invalid_token: 401,
+  invalid_one_time_token: 400,
   invalid_grant: 401,
   email_taken: 409,
   email_not_verified: 403,
@@ -26,6 +29,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   last_login_method: 409,
   mfa_already_enabled: 409,
   invalid_challenge: 400,
+  invalid_sign_in_challenge: 401,
   reauthentication_required: 403,
   rate_limited: 429,
   payload_too_large: 413,
@@ -34,17 +38,6 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   service_unavailable: 503,
   internal: 500,
 };
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /**
-     * A route whose contract gives a code another status than the table's: the
-     * one-time-token routes answer `invalid_token` with 400 (a bad link), where
-     * the MFA routes answer 401 (a bad credential).
-     */
-    statusOf?: Partial<Record<ErrorCode, number>>;
-  }
-}
 
 // Fastify's own errors for bad requests, in catalog terms.
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -115,7 +108,7 @@ export function toAppError(err: unknown): AppError {
 /** The one function that writes an error out: the contract's body, and nothing else. */
 export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const error = toAppError(err);
-  const status = request.routeOptions.config?.statusOf?.[error.code] ?? HTTP_STATUS[error.code];
+  const status = HTTP_STATUS[error.code];
   if (status >= 500) {
     const cause = error.code === 'internal' ? (error.cause ?? err) : error.cause;
     request.log[error.code === 'internal' ? 'error' : 'warn']({ err: cause, code: error.code }, error.message);
@@ -127,5 +120,5 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
   return reply
     .code(status)
     .type('application/json; charset=utf-8')
-    .send({ error: error.code, message, ...(error.details ? { details: error.details } : {}) });
+    .send({ error: wireName(error.code), message, ...(error.details ? { details: error.details } : {}) });
 }

@@ -58,7 +58,6 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
   app.post(
     '/auth/passkeys/register/verify',
     {
-      config: { statusOf: { invalid_challenge: 400 } },
       schema: { tags: ['passkeys'], body: PasskeyRegisterVerifyBody, response: { 201: PasskeyCreated, ...errors } },
     },
     async (request, reply) => {

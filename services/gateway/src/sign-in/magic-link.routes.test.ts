@@ -79,11 +79,11 @@ describe('POST /auth/magic-link', () => {
 });
 
 describe('POST /auth/magic-link/verify', () => {
-  /** identity verifies TOKEN for `user`, answering that the proof ended `sessionIds`; any other token is invalid_token. */
+  /** identity verifies TOKEN for `user`, answering that the proof ended `sessionIds`; any other token is invalid_one_time_token. */
   function identity(user: UserRecord, sessionIds: string[] = []): StandIns {
     return {
       'identity.magic_link.verify': async (m) => {
-        if (m.token !== TOKEN) throw new AppError('invalid_token', 'the link is invalid or has expired');
+        if (m.token !== TOKEN) throw new AppError('invalid_one_time_token', 'the link is invalid or has expired');
         return { user, created: false, session_ids: sessionIds };
       },
       'mfa.challenge.create': async () => ({ mfa_token: 'mfa-after-link', methods: ['totp'], expires_in: 300 }),
@@ -140,7 +140,7 @@ describe('POST /auth/magic-link/verify', () => {
     });
   });
 
-  test("identity's invalid_token is the route's 400 invalid_token (a bad link), and no session", async () => {
+  test("identity's invalid_one_time_token is 400 invalid_token on the wire (a bad link), and no session", async () => {
     await withGateway(identity(userRecord(KNOWN)), async (gw) => {
       const res = await post(gw, '/auth/magic-link/verify', { token: 'B'.repeat(43) });
       assert.equal(res.statusCode, 400, res.body);

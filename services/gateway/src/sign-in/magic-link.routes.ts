@@ -27,7 +27,6 @@ export const magicLinkSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }>
   app.post(
     '/auth/magic-link/verify',
     {
-      config: { statusOf: { invalid_token: 400 } },
       schema: { tags: ['email'], body: MagicLinkVerifyBody, response: { 200: SignInResponse, ...errors } },
     },
     async (request, reply) => {

@@ -16,7 +16,7 @@ function services(user: UserRecord, challengeId: string, verifyError?: AppError)
   return {
     'mfa.passkey.login_verify': async (m) => {
       if (verifyError) throw verifyError;
-      if (m.challenge_id !== challengeId) throw new AppError('invalid_challenge', 'unknown challenge');
+      if (m.challenge_id !== challengeId) throw new AppError('invalid_sign_in_challenge', 'unknown challenge');
       return { project_id: m.project_id, user_id: user.id, amr: ['webauthn'] };
     },
     'identity.user.get': async (m) => {
@@ -87,7 +87,7 @@ describe('POST /auth/passkeys/login/verify', () => {
     });
   });
 
-  test("mfa's invalid_challenge is 401 here (a failed sign-in), and no session", async () => {
+  test("mfa's invalid_sign_in_challenge is 401 invalid_challenge on the wire (a failed sign-in), and no session", async () => {
     const user = userRecord('pk@example.com');
     await withGateway(services(user, randomUUID()), async (gw) => {
       const res = await verify(gw, { challenge_id: randomUUID(), response: ASSERTION });

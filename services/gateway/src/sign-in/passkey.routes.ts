@@ -63,7 +63,6 @@ export const passkeySignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
   app.post(
     '/auth/passkeys/login/verify',
     {
-      config: { statusOf: { invalid_challenge: 401 } },
       schema: { tags: ['passkeys'], body: PasskeyLoginVerifyBody, response: { 200: TokenResponse, ...errors } },
     },
     async (request, reply) => {

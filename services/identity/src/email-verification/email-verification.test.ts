@@ -36,7 +36,7 @@ describe('identity email verification', () => {
     assert.equal(verified.user.id, user.id);
     assert.equal(verified.user.email_verified, true);
     assert.ok(identity.published.some((e) => e.subject === 'events.user.updated' && e.data.user_id === user.id));
-    await rejectsWith(request('identity.email.verify', { project_id: P, token }), 'invalid_token');
+    await rejectsWith(request('identity.email.verify', { project_id: P, token }), 'invalid_one_time_token');
   });
 
   test('a verification link does not verify an address set after it was sent', async () => {
@@ -48,7 +48,7 @@ describe('identity email verification', () => {
       .set({ email: email('other') })
       .where('id', '=', user.id)
       .execute();
-    await rejectsWith(request('identity.email.verify', { project_id: P, token }), 'invalid_token');
+    await rejectsWith(request('identity.email.verify', { project_id: P, token }), 'invalid_one_time_token');
   });
 
   test('resend mails a new link and retires the old one; a verified address gets nothing', async () => {
@@ -58,7 +58,7 @@ describe('identity email verification', () => {
     await request('identity.email.resend', { project_id: P, user_id: user.id });
     const second = identity.tokenFrom(address, 'verify_email');
     assert.notEqual(first, second);
-    await rejectsWith(request('identity.email.verify', { project_id: P, token: first }), 'invalid_token');
+    await rejectsWith(request('identity.email.verify', { project_id: P, token: first }), 'invalid_one_time_token');
     await request('identity.email.verify', { project_id: P, token: second });
     const before = identity.mailsTo(address).length;
     await request('identity.email.resend', { project_id: P, user_id: user.id });

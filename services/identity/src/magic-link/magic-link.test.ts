@@ -42,7 +42,7 @@ describe('identity magic links', () => {
     assert.equal(user.has_password, false);
     assert.equal(user.role, 'user');
     assert.ok(identity.published.some((e) => e.subject === 'events.user.created' && e.data.user_id === user.id));
-    await rejectsWith(request('identity.magic_link.verify', { project_id: P, token }), 'invalid_token');
+    await rejectsWith(request('identity.magic_link.verify', { project_id: P, token }), 'invalid_one_time_token');
   });
 
   test('a magic link signs in a known user and verifies the address', async () => {
@@ -58,19 +58,19 @@ describe('identity magic links', () => {
     assert.equal(signedIn.user.email_verified, true);
   });
 
-  test('a magic link for a user deleted since is invalid_token, and an expired one too', async () => {
+  test('a magic link for a user deleted since is invalid_one_time_token, and an expired one too', async () => {
     const address = email('magic-gone');
     const { user } = await register(address);
     await request('identity.magic_link.send', { project_id: P, email: address });
     const token = identity.tokenFrom(address, 'magic_link');
     await identity.database.db.deleteFrom('users').where('id', '=', user.id).execute();
-    await rejectsWith(request('identity.magic_link.verify', { project_id: P, token }), 'invalid_token');
+    await rejectsWith(request('identity.magic_link.verify', { project_id: P, token }), 'invalid_one_time_token');
 
     const other = email('magic-expired');
     await request('identity.magic_link.send', { project_id: P, email: other });
     const expired = identity.tokenFrom(other, 'magic_link');
     await identity.expireToken(expired);
-    await rejectsWith(request('identity.magic_link.verify', { project_id: P, token: expired }), 'invalid_token');
+    await rejectsWith(request('identity.magic_link.verify', { project_id: P, token: expired }), 'invalid_one_time_token');
   });
 
   test('pre-registration: proving the address by magic link removes the password, factors and sessions set up before', async () => {

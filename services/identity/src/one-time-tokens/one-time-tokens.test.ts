@@ -35,18 +35,18 @@ describe('identity one-time tokens', () => {
     assert.ok(!JSON.stringify(rows).includes(token));
   });
 
-  test('an expired, unknown or wrong-purpose token is invalid_token', async () => {
+  test('an expired, unknown or wrong-purpose token is invalid_one_time_token', async () => {
     const address = email('expired');
     await register(address);
     const token = identity.tokenFrom(address, 'verify_email');
-    await rejectsWith(request('identity.magic_link.verify', { project_id: P, token }), 'invalid_token');
+    await rejectsWith(request('identity.magic_link.verify', { project_id: P, token }), 'invalid_one_time_token');
     await rejectsWith(
       request('identity.password.reset', { project_id: P, token, password: NEW_PASSWORD }),
-      'invalid_token',
+      'invalid_one_time_token',
     );
     await identity.expireToken(token);
-    await rejectsWith(request('identity.email.verify', { project_id: P, token }), 'invalid_token');
-    await rejectsWith(request('identity.email.verify', { project_id: P, token: 'x'.repeat(43) }), 'invalid_token');
+    await rejectsWith(request('identity.email.verify', { project_id: P, token }), 'invalid_one_time_token');
+    await rejectsWith(request('identity.email.verify', { project_id: P, token: 'x'.repeat(43) }), 'invalid_one_time_token');
   });
 
   test('two concurrent uses of one token: exactly one succeeds', async () => {

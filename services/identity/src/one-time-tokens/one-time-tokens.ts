@@ -15,7 +15,7 @@ export const TOKEN_TTL_SECONDS: Record<TokenPurpose, number> = {
 };
 
 /** One answer for every unusable token: unknown, used, expired, or for an address that changed since. */
-export const invalidToken = () => new AppError('invalid_token', 'this link is invalid or has expired');
+export const invalidToken = () => new AppError('invalid_one_time_token', 'this link is invalid or has expired');
 
 /**
  * A token's stored form. SHA-256 suffices (no salt, no stretching): the token

@@ -69,7 +69,7 @@ describe('identity password reset', () => {
     assert.equal(notice?.vars.ip, '203.0.113.9');
     await rejectsWith(
       request('identity.password.reset', { project_id: P, token, password: 'yet another password' }),
-      'invalid_token',
+      'invalid_one_time_token',
     );
   });
 
@@ -81,7 +81,7 @@ describe('identity password reset', () => {
     await request('identity.password.forgot', { project_id: P, email: address });
     await rejectsWith(
       request('identity.password.reset', { project_id: P, token: older, password: NEW_PASSWORD }),
-      'invalid_token',
+      'invalid_one_time_token',
     );
     await request('identity.password.reset', {
       project_id: P,

@@ -221,7 +221,7 @@ export class PasskeysService {
 
   /**
    * A passwordless sign-in: the user whose passkey signed the challenge
-   * `challengeId`. Throws `invalid_challenge` (unknown, used, expired; a
+   * `challengeId`. Throws `invalid_sign_in_challenge` (unknown, used, expired; a
    * challenge is used up by any attempt) and `invalid_credentials` for every
    * verification failure alike.
    */
@@ -230,7 +230,7 @@ export class PasskeysService {
       { projectId, ceremony: 'authentication', id: challengeId, mfaChallengeId: null },
       this.#clock(),
     );
-    if (!row) throw new AppError('invalid_challenge', 'the sign-in challenge is unknown, used or expired');
+    if (!row) throw new AppError('invalid_sign_in_challenge', 'the sign-in challenge is unknown, used or expired');
     const passkey = await this.#verifyAssertion(row, response, true);
     if (!passkey) throw invalidCredentials();
     return { projectId: passkey.project_id, userId: passkey.user_id };

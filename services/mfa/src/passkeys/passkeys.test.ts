@@ -189,7 +189,7 @@ describe('passwordless sign-in', () => {
     const first = await loginOptions();
     const response = await authenticator.get(first.options);
     await loginVerify(first.challenge_id, response);
-    await rejectsWith(loginVerify(first.challenge_id, response), 'invalid_challenge');
+    await rejectsWith(loginVerify(first.challenge_id, response), 'invalid_sign_in_challenge');
     const second = await loginOptions();
     await rejectsWith(loginVerify(second.challenge_id, response), 'invalid_credentials');
   });
@@ -201,7 +201,7 @@ describe('passwordless sign-in', () => {
       loginVerify(challenge_id, await authenticator.get(options, { signWith: strangerKey() })),
       'invalid_credentials',
     );
-    await rejectsWith(loginVerify(challenge_id, await authenticator.get(options)), 'invalid_challenge');
+    await rejectsWith(loginVerify(challenge_id, await authenticator.get(options)), 'invalid_sign_in_challenge');
   });
 
   test('an expired challenge is refused', async () => {
@@ -209,7 +209,7 @@ describe('passwordless sign-in', () => {
     const { challenge_id, options } = await loginOptions();
     const response = await authenticator.get(options);
     mfa.clock.advance(301);
-    await rejectsWith(loginVerify(challenge_id, response), 'invalid_challenge');
+    await rejectsWith(loginVerify(challenge_id, response), 'invalid_sign_in_challenge');
   });
 
   test('a counter that goes backwards is refused; one that grows is recorded', async () => {
@@ -297,7 +297,7 @@ describe('a passkey as the second factor', () => {
     assert.equal(options.userVerification, 'preferred');
     const response = await authenticator.get(options);
     // Options made for a challenge are not a passwordless sign-in.
-    await rejectsWith(loginVerify(challenge_id, response), 'invalid_challenge');
+    await rejectsWith(loginVerify(challenge_id, response), 'invalid_sign_in_challenge');
     assert.deepEqual(await mfa.bus.request('mfa.challenge.verify', { mfa_token, webauthn: response }), {
       ...user,
       amr: ['pwd', 'webauthn'],
