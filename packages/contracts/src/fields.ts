@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 import { Timestamp, Uuid } from './objects.ts';
 
 // Fields the HTTP API and the bus share: one schema each, so the edge and the
@@ -21,3 +21,4 @@ export const Passkey = Type.Object({
   created_at: Timestamp,
   last_used_at: Type.Union([Timestamp, Type.Null()]),
 });
+export type Passkey = Static<typeof Passkey>;

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import type { Passkey } from '@gatehouse/contracts';
 import { AppError, addressKey, newId, validate } from '@gatehouse/kit';
 import {
   generateAuthenticationOptions,
@@ -27,14 +28,6 @@ import {
 export const WEBAUTHN_CHALLENGE_TTL_SECONDS = 300;
 const DEFAULT_NAME = 'Passkey';
 
-/** A passkey as its owner sees it. */
-export interface PasskeyInfo {
-  id: string;
-  name: string;
-  created_at: string;
-  last_used_at: string | null;
-}
-
 /** Whose passkeys a sign-in's options name. */
 export type LoginTarget =
   | { kind: 'discoverable' }
@@ -53,7 +46,7 @@ export interface PasskeysServiceDeps {
 
 const isAuthenticationResponse = TypeCompiler.Compile(AuthenticationResponse);
 const invalidCredentials = () => new AppError('invalid_credentials', 'the passkey could not be verified');
-const toInfo = (row: PasskeyRow): PasskeyInfo => ({
+const toInfo = (row: PasskeyRow): Passkey => ({
   id: row.id,
   name: row.name,
   created_at: row.created_at.toISOString(),
@@ -86,7 +79,7 @@ export class PasskeysService {
     this.#clock = deps.clock;
   }
 
-  async list(ref: UserRef): Promise<PasskeyInfo[]> {
+  async list(ref: UserRef): Promise<Passkey[]> {
     return (await this.#store.listByUser(ref)).map(toInfo);
   }
 
