@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { DeleteMeBody, ErrorBody, NoContent, PatchMeBody, User } from '@gatehouse/contracts';
+import { DeleteMeBody, NoContent, PatchMeBody, User } from '@gatehouse/contracts';
 import { authOf, requireAuthFor } from '../auth/authenticate.ts';
 import { signedInRecently } from '../auth/step-up.ts';
 import { type GatewayContext, markRevoked } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
+import { errorResponses } from '../http/error-responses.ts';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+const errors = errorResponses(400, 401, 403, 404, 429, 503);
 
 /** The signed-in user's own account: read, update, delete. */
 export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {

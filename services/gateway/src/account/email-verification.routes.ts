@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Accepted, DEFAULT_PROJECT_ID, EmailResendBody, EmailVerifyBody, ErrorBody, User } from '@gatehouse/contracts';
+import { Accepted, DEFAULT_PROJECT_ID, EmailResendBody, EmailVerifyBody, User } from '@gatehouse/contracts';
 import { authOf } from '../auth/authenticate.ts';
 import type { GatewayContext } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
+import { errorResponses } from '../http/error-responses.ts';
 import { checkedRedirect } from '../http/redirects.ts';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+const errors = errorResponses(400, 401, 403, 429, 503);
 
 /** Proving an account's address: the mailed link's token, and mailing it again. */
 export const emailVerificationRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {

@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   Accepted,
   DEFAULT_PROJECT_ID,
-  ErrorBody,
   NoContent,
   PasswordChangeBody,
   PasswordForgotBody,
@@ -10,9 +9,10 @@ import {
 } from '@gatehouse/contracts';
 import { authOf } from '../auth/authenticate.ts';
 import { clientOf, type GatewayContext, markRevoked } from '../gateway-context.ts';
+import { errorResponses } from '../http/error-responses.ts';
 import { mailsALink } from '../http/mail-a-link.ts';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+const errors = errorResponses(400, 401, 403, 404, 429, 503);
 /** The mailed-link routes answer no 404: an unknown address is answered like a known one. */
 const { 404: _none, ...linkErrors } = errors;
 

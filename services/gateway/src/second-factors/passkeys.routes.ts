@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
-  ErrorBody,
   IdParams,
   NoContent,
   PasskeyCreated,
@@ -13,17 +12,10 @@ import { authOf, requireAuthFor } from '../auth/authenticate.ts';
 import { requireRecentSignIn } from '../auth/step-up.ts';
 import type { GatewayContext } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
+import { errorResponses } from '../http/error-responses.ts';
 import { factorChanges } from './factor-changes.ts';
 
-const errors = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  429: ErrorBody,
-  503: ErrorBody,
-};
+const errors = errorResponses(400, 401, 403, 404, 409, 429, 503);
 
 /**
  * The signed-in user's passkeys: add (options, then the attestation), list,

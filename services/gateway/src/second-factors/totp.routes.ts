@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   EmptyBody,
-  ErrorBody,
   MfaCodeBody,
   MfaStatusResponse,
   NoContent,
@@ -13,17 +12,10 @@ import { authOf, requireAuthFor } from '../auth/authenticate.ts';
 import { requireRecentSignIn } from '../auth/step-up.ts';
 import type { GatewayContext } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
+import { errorResponses } from '../http/error-responses.ts';
 import { factorChanges } from './factor-changes.ts';
 
-const errors = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  429: ErrorBody,
-  503: ErrorBody,
-};
+const errors = errorResponses(400, 401, 403, 404, 409, 429, 503);
 
 /** The signed-in user's second factors at a glance, and TOTP with its recovery codes. */
 export const totpRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ErrorBody, RefreshBody, TokenResponse } from '@gatehouse/contracts';
+import { RefreshBody, TokenResponse } from '@gatehouse/contracts';
 import { AppError, isAppError } from '@gatehouse/kit';
 import { checkCsrf, cookieValue, inMode, REFRESH_COOKIE } from '../auth/cookies.ts';
 import { clientOf, type GatewayContext, markRevoked } from '../gateway-context.ts';
+import { errorResponses } from '../http/error-responses.ts';
 import { tokenResponse } from '../sign-in/complete-sign-in.ts';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+const errors = errorResponses(400, 401, 403, 409, 429, 503);
 
 /**
  * Renewing a session: a refresh token (in the body, or in cookie mode its

@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   type AccessClaims,
   EmptyBody,
-  ErrorBody,
   NoContent,
   SessionResponse,
   SessionsResponse,
@@ -15,9 +14,10 @@ import { authOf, requireAuthFor } from '../auth/authenticate.ts';
 import { clearCookies } from '../auth/cookies.ts';
 import { type GatewayContext, markRevoked } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
+import { errorResponses } from '../http/error-responses.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const errors = { 401: ErrorBody, 404: ErrorBody, 503: ErrorBody };
+const errors = errorResponses(401, 404, 503);
 
 /** The caller's sessions: the cheap session check, listing, logout and revocation. */
 export const sessionRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {

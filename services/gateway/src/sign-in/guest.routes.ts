@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { DEFAULT_PROJECT_ID, ErrorBody, GuestBody, GuestConvertBody, TokenResponse } from '@gatehouse/contracts';
+import { DEFAULT_PROJECT_ID, GuestBody, GuestConvertBody, TokenResponse } from '@gatehouse/contracts';
 import { AppError } from '@gatehouse/kit';
 import { authOf } from '../auth/authenticate.ts';
 import { type GatewayContext, markRevoked } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
+import { errorResponses } from '../http/error-responses.ts';
 import { signIn } from './complete-sign-in.ts';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+const errors = errorResponses(400, 401, 403, 409, 429, 503);
 
 /** Guests: an account with no credentials at all, and its conversion into a password account. */
 export const guestSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {

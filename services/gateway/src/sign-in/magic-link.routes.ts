@@ -1,17 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import {
-  Accepted,
-  DEFAULT_PROJECT_ID,
-  ErrorBody,
-  MagicLinkBody,
-  MagicLinkVerifyBody,
-  SignInResponse,
-} from '@gatehouse/contracts';
+import { Accepted, DEFAULT_PROJECT_ID, MagicLinkBody, MagicLinkVerifyBody, SignInResponse } from '@gatehouse/contracts';
 import { type GatewayContext, markRevoked } from '../gateway-context.ts';
+import { errorResponses } from '../http/error-responses.ts';
 import { mailsALink } from '../http/mail-a-link.ts';
 import { completeFirstFactor } from './complete-sign-in.ts';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+const errors = errorResponses(400, 401, 403, 429, 503);
 
 /**
  * Sign-in by a link mailed to the address (identity issues the one-time token

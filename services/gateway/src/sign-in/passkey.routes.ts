@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   DEFAULT_PROJECT_ID,
-  ErrorBody,
   PasskeyLoginOptionsBody,
   PasskeyLoginVerifyBody,
   TokenResponse,
@@ -10,17 +9,10 @@ import {
 import type { GatewayContext } from '../gateway-context.ts';
 import { answerNoSoonerThan } from '../http/answer-floor.ts';
 import { optionalBody } from '../http/bodies.ts';
+import { errorResponses } from '../http/error-responses.ts';
 import { completeVerifiedSignIn } from './complete-sign-in.ts';
 
-const errors = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  429: ErrorBody,
-  503: ErrorBody,
-};
+const errors = errorResponses(400, 401, 403, 404, 409, 429, 503);
 
 /**
  * Sign-in with a passkey alone (WebAuthn, `amr` ["webauthn"]): options for the

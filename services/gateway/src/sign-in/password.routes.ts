@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
   DEFAULT_PROJECT_ID,
-  ErrorBody,
   LoginBody,
   RegisterBody,
   SignInResponse,
@@ -11,11 +10,12 @@ import {
 import { isAppError } from '@gatehouse/kit';
 import { cookieValue, DEVICE_COOKIE, setDeviceCookie } from '../auth/cookies.ts';
 import type { GatewayContext } from '../gateway-context.ts';
+import { errorResponses } from '../http/error-responses.ts';
 import { checkedRedirect } from '../http/redirects.ts';
 import { DEVICE_LIFETIME_MS } from '../rate-limit/limits.ts';
 import { completeFirstFactor, signIn } from './complete-sign-in.ts';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody, 503: ErrorBody };
+const errors = errorResponses(400, 401, 403, 409, 429, 503);
 
 /**
  * Sign-up and sign-in with an email and a password. Forgotten and changed

@@ -1,18 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { ErrorBody, LoginMfaBody, TokenResponse } from '@gatehouse/contracts';
+import { LoginMfaBody, TokenResponse } from '@gatehouse/contracts';
 import { AppError } from '@gatehouse/kit';
 import type { GatewayContext } from '../gateway-context.ts';
+import { errorResponses } from '../http/error-responses.ts';
 import { completeVerifiedSignIn } from './complete-sign-in.ts';
 
-const errors = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  429: ErrorBody,
-  503: ErrorBody,
-};
+const errors = errorResponses(400, 401, 403, 404, 409, 429, 503);
 
 /**
  * Completing the MfaChallenge a first factor answered: a TOTP code, a recovery
