@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '@gatehouse/kit/testing';
+import { embeddedEnv, freePort } from '@gatehouse/kit/testing';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -54,12 +54,7 @@ export async function startGatehouse(
     const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
     const child = spawnTs('apps/embedded/src/main.ts', {
       ...BENCH_ENV,
-      PORT: String(port),
-      DATA_DIR: dataDir,
-      DATABASE_URL: '',
-      REDIS_URL: '',
-      NATS_URL: '',
-      SECRET_KEY: '',
+      ...embeddedEnv(port, dataDir),
     });
     children.push(child);
     pids.gatehouse = child.pid;

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
+import { embeddedEnv } from '@gatehouse/kit/testing';
 import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
 import { hostileScenarios } from './hostile-scenarios.ts';
 import { lockoutScenarios } from './lockout-scenarios.ts';
@@ -28,12 +29,7 @@ before(async () => {
     ...TEST_SERVER_ENV,
     ...EMAIL_SERVER_ENV,
     SMTP_URL: mailbox.url,
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    DATABASE_URL: '',
-    REDIS_URL: '',
-    NATS_URL: '',
-    SECRET_KEY: '',
+    ...embeddedEnv(port, dataDir),
   });
   await waitForOk(`${base}/readyz`, [proc]);
 });

@@ -1,4 +1,6 @@
 // Test support shared by the packages' tests: `import { ... } from '@gatehouse/kit/testing'`.
+
 export { makeTestCertificates, type TestCertificates } from './certificates.ts';
+export { embeddedEnv } from './embedded-env.ts';
 export { freePort, PrivateNats, type PrivateNatsOptions, tcpUp } from './private-nats.ts';
 export { PrivateRedis, type PrivateRedisOptions } from './private-redis.ts';
