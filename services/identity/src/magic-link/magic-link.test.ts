@@ -70,7 +70,10 @@ describe('identity magic links', () => {
     await request('identity.magic_link.send', { project_id: P, email: other });
     const expired = identity.tokenFrom(other, 'magic_link');
     await identity.expireToken(expired);
-    await rejectsWith(request('identity.magic_link.verify', { project_id: P, token: expired }), 'invalid_one_time_token');
+    await rejectsWith(
+      request('identity.magic_link.verify', { project_id: P, token: expired }),
+      'invalid_one_time_token',
+    );
   });
 
   test('pre-registration: proving the address by magic link removes the password, factors and sessions set up before', async () => {

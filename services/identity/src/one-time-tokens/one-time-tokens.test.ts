@@ -46,7 +46,10 @@ describe('identity one-time tokens', () => {
     );
     await identity.expireToken(token);
     await rejectsWith(request('identity.email.verify', { project_id: P, token }), 'invalid_one_time_token');
-    await rejectsWith(request('identity.email.verify', { project_id: P, token: 'x'.repeat(43) }), 'invalid_one_time_token');
+    await rejectsWith(
+      request('identity.email.verify', { project_id: P, token: 'x'.repeat(43) }),
+      'invalid_one_time_token',
+    );
   });
 
   test('two concurrent uses of one token: exactly one succeeds', async () => {

@@ -172,7 +172,9 @@ describe('identity accepts one address per mailbox, in one form', () => {
       email: `zz-${t},qq-${t}@example.com`,
       purpose: 'magic_link',
     });
-    await assert.rejects(request('identity.magic_link.verify', { project_id: P, token }), { code: 'invalid_one_time_token' });
+    await assert.rejects(request('identity.magic_link.verify', { project_id: P, token }), {
+      code: 'invalid_one_time_token',
+    });
     assert.equal((await usersWith(t)).length, 0);
   });
 });
