@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { oauthProviders } from './oauth-config.ts';
 
 /** Argon2id parameters, parsed from `PASSWORD_HASH` (`argon2id:m=19456,t=2,p=1`). */
 export interface PasswordHashParams {
@@ -209,6 +210,10 @@ export function loadConfig(env: Env) {
      * the listed addresses/CIDRs. The client is the rightmost untrusted hop.
      */
     trustProxy: trustProxy(env.TRUST_PROXY),
+    /** The enabled social sign-in providers (OAUTH_*); empty when none is configured. */
+    oauthProviders: oauthProviders(env),
+    /** How long a call to a social provider (discovery, token, profile) may take before the sign-in fails. */
+    oauthTimeoutMs: int(env, 'OAUTH_TIMEOUT_MS', 5000, 100),
     logLevel: env.LOG_LEVEL || 'info',
   };
 }

@@ -47,7 +47,8 @@ export {
   PermanentMailError,
 } from './mail-queue/policy.ts';
 export type { MailDelivery, MailQueue } from './mail-queue/queue.ts';
-export { type RedisSecurityOptions, redisOptions } from './redis.ts';
+export { type OAuthProviderKind, type OAuthProviderSettings, oauthProviders } from './oauth-config.ts';
+export { connectRedis, type RedisSecurityOptions, redisOptions } from './redis.ts';
 export { isSealedUnderPrimary, KeyRing, keyId, seal, sealedKeyId, UnsealError, unseal } from './sealed.ts';
 export { Shutdown } from './shutdown.ts';
 export { validate } from './validation.ts';

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
+import { Redis } from 'ioredis';
 import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { Shutdown } from './shutdown.ts';
 
 /** The part of ioredis' options this helper sets (structurally ioredis' `RedisOptions`). */
 export interface RedisSecurityOptions {
@@ -24,4 +27,34 @@ export function redisOptions(config: Pick<Config, 'redisTlsCa'>): RedisSecurityO
     throw new Error(`REDIS_TLS_CA: cannot read ${config.redisTlsCa}`, { cause: err });
   }
   return { tls: { ca: [ca] } };
+}
+
+/**
+ * Stack mode: the Redis of REDIS_URL for the service called `name`, ready.
+ * It fails fast while Redis is down (a command errors at once, so callers
+ * answer service_unavailable and the client retries) and reconnects forever
+ * in the background (ioredis' default retry strategy). Closed on shutdown.
+ */
+export async function connectRedis(
+  config: Pick<Config, 'redisUrl' | 'redisTlsCa'>,
+  name: string,
+  log: Logger,
+  shutdown: Shutdown,
+): Promise<Redis> {
+  if (!config.redisUrl) throw new Error(`REDIS_URL is required when the ${name} service runs on its own`);
+  const redis = new Redis(config.redisUrl, {
+    ...redisOptions(config),
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 2000,
+    commandTimeout: 2000,
+  });
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
+  shutdown.add('redis', () => redis.quit());
+  // Without the offline queue nothing may be sent before the first connect.
+  if (redis.status !== 'ready') {
+    log.info('waiting for redis');
+    await new Promise((resolve) => redis.once('ready', resolve));
+  }
+  return redis;
 }
