@@ -2,5 +2,6 @@
 
 export { makeTestCertificates, type TestCertificates } from './certificates.ts';
 export { embeddedEnv } from './embedded-env.ts';
+export * from './oauth-peers/index.ts';
 export { freePort, PrivateNats, type PrivateNatsOptions, tcpUp } from './private-nats.ts';
 export { PrivateRedis, type PrivateRedisOptions } from './private-redis.ts';
