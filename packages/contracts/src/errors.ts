@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'invalid_state',
   'invalid_redirect',
   'last_login_method',
+  'identity_already_linked',
   'mfa_already_enabled',
   'invalid_challenge',
   'invalid_sign_in_challenge',

@@ -1,6 +1,15 @@
 import { type Static, type TProperties, Type } from '@sinclair/typebox';
 import { WireErrorCodeField } from './errors.ts';
-import { OneTimeToken, Passkey, Password, SecondFactorCode, WebAuthnJson } from './fields.ts';
+import {
+  LinkedIdentity,
+  OneTimeToken,
+  Passkey,
+  Password,
+  ProviderId,
+  SecondFactorCode,
+  SocialProvider,
+  WebAuthnJson,
+} from './fields.ts';
 import { Amr, AvatarUrl, Metadata, Role, SessionInfo, Timestamp, User, Uuid } from './objects.ts';
 
 /** Checked for shape here; trimmed and lower-cased by identity. */
@@ -167,3 +176,35 @@ export const PasskeysResponse = Type.Object({
 });
 /** WebAuthn options as JSON, passed to navigator.credentials.create/get (via @simplewebauthn/browser). */
 export const WebAuthnOptions = Type.Record(Type.String(), Type.Unknown());
+
+// Social sign-in.
+export const ProvidersResponse = Type.Object({ providers: Type.Array(SocialProvider) });
+export const ProviderParams = Type.Object({ provider: ProviderId });
+export const OAuthStartQuery = Type.Object(
+  {
+    redirect_to: RedirectTo,
+    auth_mode: AuthMode,
+    /** From POST /auth/identities/{provider}/link: the flow links the provider to that user. */
+    link_token: Type.Optional(OneTimeToken),
+  },
+  strict,
+);
+/**
+ * What a provider sends back: `code` and `state`, or `error` (and
+ * `error_description`); providers add their own parameters (`scope`,
+ * `authuser`, `iss`), so others are kept, not refused.
+ */
+export const OAuthCallbackQuery = Type.Object(
+  {
+    code: Type.Optional(Type.String({ maxLength: 4096 })),
+    state: Type.Optional(Type.String({ maxLength: 512 })),
+    error: Type.Optional(Type.String({ maxLength: 256 })),
+    error_description: Type.Optional(Type.String({ maxLength: 4096 })),
+  },
+  { additionalProperties: Type.String({ maxLength: 4096 }) },
+);
+export const OAuthExchangeBody = Body({ code: OneTimeToken, auth_mode: AuthMode });
+export const IdentitiesResponse = Type.Object({ identities: Type.Array(LinkedIdentity) });
+/** With a step-up (the password or a code) when the sign-in is not recent: linking adds a way in. */
+export const LinkIdentityBody = Body({ redirect_to: RedirectTo, ...StepUp });
+export const LinkIdentityResponse = Type.Object({ url: Type.String() });

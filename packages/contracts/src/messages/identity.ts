@@ -1,5 +1,13 @@
 import { Type } from '@sinclair/typebox';
-import { OneTimeToken, Password } from '../fields.ts';
+import {
+  LinkedIdentity,
+  OAUTH_REDIRECT_ERRORS,
+  OneTimeToken,
+  Password,
+  ProviderId,
+  SocialProvider,
+} from '../fields.ts';
+import { AuthMode } from '../http.ts';
 import { AvatarUrl, Metadata, UserRecord, Uuid } from '../objects.ts';
 import { requests } from '../subjects.ts';
 import { Client, Email, Empty, EmptyRequest, RedirectTo, Request } from './shapes.ts';
@@ -132,5 +140,94 @@ export const identityRequests = {
     /** The user with this email, or null: for the gateway's passkey sign-in by email. */
     request: Request({ project_id: Uuid, email: Type.String({ maxLength: 254 }) }),
     response: Type.Object({ user: Type.Union([UserRecord, Type.Null()]) }),
+  },
+  [requests.identityOAuthProviders]: {
+    request: Request({ project_id: Uuid }),
+    response: Type.Object({ providers: Type.Array(SocialProvider) }),
+  },
+  [requests.identityOAuthStart]: {
+    /**
+     * Begins a social sign-in: the provider's authorization URL, with a new
+     * state (10 minutes, single use), PKCE S256 and, for OpenID Connect, a
+     * nonce. `binding`: the browser's secret from its HttpOnly cookie; only the
+     * browser that holds it can finish the flow. `link_token` (from
+     * identity.oauth.link) makes the flow link the provider to its user instead.
+     * Throws `unknown_provider`, `invalid_one_time_token` (a used or expired
+     * link token), `service_unavailable` (the provider's discovery failed).
+     */
+    request: Request({
+      project_id: Uuid,
+      provider: ProviderId,
+      redirect_to: Type.String({ maxLength: 2048 }),
+      auth_mode: AuthMode,
+      binding: Type.String({ minLength: 32, maxLength: 128 }),
+      link_token: Type.Optional(OneTimeToken),
+    }),
+    response: Type.Object({ url: Type.String() }),
+  },
+  [requests.identityOAuthCallback]: {
+    /**
+     * Finishes a flow with the provider's answer (`params`: the callback's
+     * query). Throws `invalid_state` only when there is nothing safe to
+     * redirect to (an unknown, used or expired state, one of another provider,
+     * or another browser's); every other outcome names `redirect_to`: the user
+     * signed in (cookie mode, no second factor: the gateway opens the session),
+     * a one-time exchange code for POST /auth/oauth/exchange (60 s), the
+     * provider linked, or a failure code. `session_ids`: sessions ended because
+     * a verified provider address claimed an account whose address was never
+     * proven.
+     */
+    request: Request({
+      project_id: Uuid,
+      provider: ProviderId,
+      binding: Type.String({ maxLength: 128 }),
+      params: Type.Record(Type.String(), Type.String({ maxLength: 4096 })),
+    }),
+    response: Type.Object({
+      redirect_to: Type.String(),
+      auth_mode: AuthMode,
+      session_ids: Type.Array(Uuid),
+      outcome: Type.Union([
+        Type.Object({ status: Type.Literal('signed_in'), user: UserRecord }),
+        Type.Object({ status: Type.Literal('code'), code: Type.String() }),
+        Type.Object({ status: Type.Literal('linked'), provider: ProviderId }),
+        Type.Object({
+          status: Type.Literal('failed'),
+          error: Type.Union(OAUTH_REDIRECT_ERRORS.map((e) => Type.Literal(e))),
+        }),
+      ]),
+    }),
+  },
+  [requests.identityOAuthExchange]: {
+    /** Trades a one-time exchange code for its user. Throws `invalid_one_time_token`, `user_banned`. */
+    request: Request({ project_id: Uuid, code: OneTimeToken }),
+    response: Type.Object({ user: UserRecord }),
+  },
+  [requests.identityOAuthLink]: {
+    /**
+     * A link token (10 minutes, single use) for the signed-in user: GET
+     * /auth/oauth/{provider}?link_token= begins the flow that links `provider`
+     * to them. Throws `unknown_provider`.
+     */
+    request: Request({
+      project_id: Uuid,
+      user_id: Uuid,
+      provider: ProviderId,
+      redirect_to: Type.String({ maxLength: 2048 }),
+    }),
+    response: Type.Object({ link_token: Type.String() }),
+  },
+  [requests.identityIdentitiesList]: {
+    request: Request({ project_id: Uuid, user_id: Uuid }),
+    response: Type.Object({ identities: Type.Array(LinkedIdentity) }),
+  },
+  [requests.identityIdentityUnlink]: {
+    /**
+     * Removes one of the user's identities. Throws `not_found` (also another
+     * user's) and `last_login_method` when it is the last way to sign in (no
+     * password, no other identity and, `has_passkey` says, no passkey).
+     */
+    request: Request({ project_id: Uuid, user_id: Uuid, identity_id: Uuid, has_passkey: Type.Boolean() }),
+    response: Empty,
   },
 };
