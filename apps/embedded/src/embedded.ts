@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { MemoryRateLimitStore, startGateway } from '@gatehouse/gateway';
-import { migrate, openDatabase, startIdentity } from '@gatehouse/identity';
+import { MemoryFlowStore, migrate, openDatabase, startIdentity } from '@gatehouse/identity';
 import {
   Bus,
   type Config,
@@ -38,7 +38,8 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
   // The in-process stand-in for JetStream: the mailer consumes what identity queues.
   const mail = new InProcessMailQueue({ log: child('mail-queue') });
   closers.push(() => mail.close());
-  const identity = await startIdentity({ bus, db, config, mail, log: child('identity') });
+  // One process: social sign-in flows wait in memory.
+  const identity = await startIdentity({ bus, db, config, mail, flows: new MemoryFlowStore(), log: child('identity') });
   closers.push(
     () => identity.close(),
     () => db.destroy(),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Bus, InProcessTransport, loadConfig } from '@gatehouse/kit';
 import { CHEAP_HASH } from './app.test-support.ts';
-import { startIdentity } from './app.ts';
+import { MemoryFlowStore, startIdentity } from './app.ts';
 import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrations.ts';
 import { createPostgresDatabase, discardMail, silentLog } from './db/test-databases.ts';
@@ -24,7 +24,9 @@ test('replicas starting together on one Postgres migrate once and create one adm
   try {
     await Promise.all(replicas.map(({ db }) => migrate(db)));
     const services = await Promise.all(
-      replicas.map(({ bus, db }) => startIdentity({ bus, db, config, mail: discardMail, log: silentLog })),
+      replicas.map(({ bus, db }) =>
+        startIdentity({ bus, db, config, mail: discardMail, flows: new MemoryFlowStore(), log: silentLog }),
+      ),
     );
     const [first] = replicas;
     assert.ok(first);

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { events as eventSubjects, type MailJob } from '@gatehouse/contracts';
 import { AppError, Bus, type Config, InProcessTransport, isAppError, loadConfig } from '@gatehouse/kit';
 import { sql } from 'kysely';
-import { startIdentity } from './app.ts';
+import { MemoryFlowStore, startIdentity } from './app.ts';
 import { openPgliteTestDatabase, silentLog, type TestDatabase } from './db/test-databases.ts';
 
 /** Cheap argon2id parameters (the floor the config accepts), so tests hash in milliseconds. */
@@ -78,7 +78,14 @@ export async function startTestIdentity(
   });
   const mails: MailJob[] = [];
   const mail = { enqueue: async (job: MailJob) => void mails.push(job) };
-  const identity = await startIdentity({ bus, db: database.db, config, mail, log: silentLog });
+  const identity = await startIdentity({
+    bus,
+    db: database.db,
+    config,
+    mail,
+    flows: new MemoryFlowStore(),
+    log: silentLog,
+  });
   const mailsTo = (address: string) => mails.filter((m) => m.to === address.toLowerCase());
   return {
     bus,

@@ -7,6 +7,8 @@ import { pingDatabase } from './db/database.ts';
 import type { Database } from './db/schema.ts';
 import { registerEmailVerificationHandlers } from './email-verification/email-verification.handlers.ts';
 import { EmailVerification } from './email-verification/email-verification.ts';
+import { registerIdentitiesHandlers } from './identities/identities.handlers.ts';
+import { IdentitiesStore } from './identities/identities.store.ts';
 import { registerMagicLinkHandlers } from './magic-link/magic-link.handlers.ts';
 import { MagicLink } from './magic-link/magic-link.ts';
 import { OneTimeTokens } from './one-time-tokens/one-time-tokens.ts';
@@ -14,6 +16,10 @@ import { PasswordChange } from './passwords/password-change.ts';
 import { PasswordReset } from './passwords/password-reset.ts';
 import { registerPasswordHandlers } from './passwords/passwords.handlers.ts';
 import { createPasswords } from './passwords/passwords.ts';
+import type { FlowStore } from './social-sign-in/flow-store.ts';
+import { ProviderClient } from './social-sign-in/provider-client.ts';
+import { registerSocialSignInHandlers } from './social-sign-in/social-sign-in.handlers.ts';
+import { SocialSignIn } from './social-sign-in/social-sign-in.ts';
 import { bootstrapAdmin } from './users/admin-bootstrap.ts';
 import { UserEvents } from './users/user-events.ts';
 import { registerUserHandlers } from './users/users.handlers.ts';
@@ -23,6 +29,7 @@ import { PostgresUsersStore } from './users/users.store.ts';
 export { type OpenDatabaseOptions, openDatabase } from './db/database.ts';
 export { migrate } from './db/migrations.ts';
 export type { Database } from './db/schema.ts';
+export { type FlowStore, MemoryFlowStore, RedisFlowStore } from './social-sign-in/flow-store.ts';
 
 export interface IdentityDeps {
   bus: Bus;
@@ -31,6 +38,8 @@ export interface IdentityDeps {
   config: Config;
   /** Where identity puts the mails it sends (verification, reset, magic link, notices). */
   mail: Pick<MailQueue, 'enqueue'>;
+  /** Where social sign-in flows wait between their steps: Redis in the stack, memory embedded. */
+  flows: FlowStore;
   log: Logger;
 }
 
@@ -40,7 +49,7 @@ export interface IdentityDeps {
  * connects by itself; `close` stops nothing the caller owns (bus, database).
  */
 export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Promise<void> }> {
-  const { bus, db, config, mail, log } = deps;
+  const { bus, db, config, mail, flows, log } = deps;
   const store = new PostgresUsersStore(db);
   // Makes the dummy hash for unknown users now, with the configured cost.
   const passwords = await createPasswords(config.passwordHash);
@@ -74,6 +83,17 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
   registerPasswordHandlers(bus, reset, change);
   registerMagicLinkHandlers(bus, magicLink);
   registerAccountMailHandlers(bus, accountMail);
+  const identities = new IdentitiesStore(db);
+  const providers = config.oauthProviders.map(
+    (settings) =>
+      new ProviderClient(settings, {
+        redirectUri: `${config.publicUrl}/auth/oauth/${settings.id}/callback`,
+        timeoutMs: config.oauthTimeoutMs,
+      }),
+  );
+  const social = new SocialSignIn({ providers, flows, identities, store, events, peers, log });
+  registerSocialSignInHandlers(bus, social);
+  registerIdentitiesHandlers(bus, identities);
   bus.serve('identity.health.check', async () => {
     await pingDatabase(db);
     return { ok: true };

@@ -1,5 +1,6 @@
 import {
   connectBusWithTransport,
+  connectRedis,
   createLogger,
   environment,
   JetStreamMailQueue,
@@ -7,7 +8,7 @@ import {
   Shutdown,
   waitFor,
 } from '@gatehouse/kit';
-import { migrate, openDatabase, startIdentity } from './app.ts';
+import { MemoryFlowStore, migrate, openDatabase, RedisFlowStore, startIdentity } from './app.ts';
 
 // Stack mode: identity on its own, against NATS and a real Postgres.
 const config = loadConfig(environment());
@@ -36,6 +37,11 @@ const mail = await waitFor(
   log,
 );
 shutdown.add('mail queue', () => mail.close());
-const service = await startIdentity({ bus, db, config, mail, log });
+// Social sign-in flows live in Redis, so any replica finishes a flow another began. Without a
+// provider configured there are none, and identity needs no Redis.
+const flows = config.oauthProviders.length
+  ? new RedisFlowStore(await connectRedis(config, 'identity', log, shutdown))
+  : new MemoryFlowStore();
+const service = await startIdentity({ bus, db, config, mail, flows, log });
 shutdown.add('identity', () => service.close());
 log.info('identity ready');

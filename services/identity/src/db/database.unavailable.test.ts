@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { DEFAULT_PROJECT_ID as P } from '@gatehouse/contracts';
 import { AppError, Bus, InProcessTransport, loadConfig } from '@gatehouse/kit';
 import { CHEAP_HASH } from '../app.test-support.ts';
-import { startIdentity } from '../app.ts';
+import { MemoryFlowStore, startIdentity } from '../app.ts';
 import { openDatabase } from './database.ts';
 import { discardMail, silentLog } from './test-databases.ts';
 
@@ -17,6 +17,7 @@ async function identityAt(databaseUrl: string) {
     db,
     config: loadConfig({ PASSWORD_HASH: CHEAP_HASH }),
     mail: discardMail,
+    flows: new MemoryFlowStore(),
     log: silentLog,
   });
   return {

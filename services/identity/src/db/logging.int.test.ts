@@ -5,7 +5,7 @@ import { DEFAULT_PROJECT_ID as P } from '@gatehouse/contracts';
 import { Bus, createLogger, InProcessTransport, isAppError, loadConfig } from '@gatehouse/kit';
 import { sql } from 'kysely';
 import { CHEAP_HASH } from '../app.test-support.ts';
-import { startIdentity } from '../app.ts';
+import { MemoryFlowStore, startIdentity } from '../app.ts';
 import { openPgliteTestDatabase, openPostgresTestDatabase, type TestDatabase } from './test-databases.ts';
 
 /**
@@ -31,6 +31,7 @@ async function provokeAndCapture(database: TestDatabase): Promise<{ lines: strin
     db: database.db,
     config: loadConfig({ PASSWORD_HASH: CHEAP_HASH }),
     mail: { enqueue: async (job) => void mails.push(job) },
+    flows: new MemoryFlowStore(),
     log,
   });
   const db = database.db;

@@ -87,6 +87,26 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_identities': {
+    async up(db: AnyDb) {
+      // A social provider's account linked to a user: found again by (provider, subject),
+      // never by email, so a changed address at the provider still signs in the same user.
+      await db.schema
+        .createTable('identities')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('project_id', 'uuid', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('user_id', 'uuid', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('email', 'text')
+        .addColumn('email_verified', 'boolean', (c) => c.notNull().defaultTo(false))
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addUniqueConstraint('identities_project_provider_subject_key', ['project_id', 'provider', 'subject'])
+        .execute();
+      await db.schema.createIndex('identities_user_idx').on('identities').column('user_id').execute();
+    },
+  },
 };
 
 /** Any constant identifies "the identity schema migration" among advisory locks. */

@@ -54,14 +54,32 @@ export interface OneTimeTokensTable {
   created_at: CreatedAt;
 }
 
+/** A social provider's account, linked to one user. */
+export interface IdentitiesTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  /** The provider's id (`google`, `github`, `twitter`, or a configured OpenID Connect name). */
+  provider: string;
+  /** The provider's stable id of the account (`sub`, GitHub's numeric id, X's id): what identifies it. */
+  subject: string;
+  /** The address the provider last gave (lower case), for display; null when it gives none (X). */
+  email: string | null;
+  email_verified: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
 /** The identity database, as kysely sees it. */
 export interface Database {
   projects: ProjectsTable;
   users: UsersTable;
   one_time_tokens: OneTimeTokensTable;
+  identities: IdentitiesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
 export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;
+export type IdentityRow = Selectable<IdentitiesTable>;
 export type NewUserRow = Insertable<UsersTable>;
 export type UserRowUpdate = Updateable<UsersTable>;

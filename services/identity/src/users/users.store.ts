@@ -13,6 +13,7 @@ export interface NewUser {
   passwordHash: string | null;
   role: Role;
   name?: string | null;
+  avatarUrl?: string | null;
   metadata?: Metadata;
   emailVerified?: boolean;
 }
@@ -118,7 +119,7 @@ export class PostgresUsersStore implements UsersStore {
           email_verified: user.emailVerified ?? false,
           password_hash: user.passwordHash,
           name: user.name ?? null,
-          avatar_url: null,
+          avatar_url: user.avatarUrl ?? null,
           role: user.role,
           metadata: JSON.stringify(metadata),
         })
