@@ -6,6 +6,7 @@ import { AppError, type Bus, type Config, type Logger } from '@gatehouse/kit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { accountRoutes } from './account/account.routes.ts';
 import { emailVerificationRoutes } from './account/email-verification.routes.ts';
+import { identityRoutes } from './account/identities.routes.ts';
 import { passwordRoutes } from './account/password.routes.ts';
 import { authenticator, documentTokenRequired, usesRequireAuth } from './auth/authenticate.ts';
 import { ACCESS_COOKIE, allowedOrigins } from './auth/cookies.ts';
@@ -31,6 +32,7 @@ import { magicLinkSignIn } from './sign-in/magic-link.routes.ts';
 import { passkeySignIn } from './sign-in/passkey.routes.ts';
 import { passwordSignIn } from './sign-in/password.routes.ts';
 import { secondFactorSignIn } from './sign-in/second-factor.routes.ts';
+import { socialSignIn } from './sign-in/social.routes.ts';
 
 export { MemoryRateLimitStore, type RateLimitStore, RedisRateLimitStore } from './rate-limit/rate-limit.store.ts';
 
@@ -161,12 +163,14 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   await app.register(magicLinkSignIn, { ctx });
   await app.register(passkeySignIn, { ctx });
   await app.register(secondFactorSignIn, { ctx });
+  await app.register(socialSignIn, { ctx });
   // The signed-in user's sessions, account and second factors.
   await app.register(refreshRoutes, { ctx });
   await app.register(sessionRoutes, { ctx });
   await app.register(accountRoutes, { ctx });
   await app.register(passwordRoutes, { ctx });
   await app.register(emailVerificationRoutes, { ctx });
+  await app.register(identityRoutes, { ctx });
   await app.register(totpRoutes, { ctx });
   await app.register(passkeyRoutes, { ctx });
   // Pages and discovery.

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { AuthMode, TokenResponse } from '@gatehouse/contracts';
 import { AppError, type Config } from '@gatehouse/kit';
 import { parseCookie, stringifySetCookie } from 'cookie';
@@ -14,6 +15,15 @@ const REFRESH_PATH = '/auth/refresh';
  */
 export const DEVICE_COOKIE = 'gh_device';
 const DEVICE_PATH = '/auth/login';
+/**
+ * The browser's social sign-in binding: a random secret the flow's state is
+ * bound to, so only the browser that began a flow can finish it (a callback
+ * URL planted in a victim's browser, login CSRF, finishes nothing). One per
+ * browser, so flows in two tabs both work; sent to the OAuth routes only.
+ */
+export const OAUTH_BINDING_COOKIE = 'gh_oauth';
+const OAUTH_PATH = '/auth/oauth';
+const OAUTH_BINDING_TTL_SECONDS = 600;
 
 /**
  * Answers a sign-in in the caller's mode. Cookie mode sets both tokens as
@@ -51,6 +61,20 @@ export function clearCookies(reply: FastifyReply, config: Config): void {
  */
 export function setDeviceCookie(reply: FastifyReply, config: Config, token: string, maxAgeSeconds: number): void {
   setCookies(reply, config, [{ name: DEVICE_COOKIE, value: token, path: DEVICE_PATH, maxAge: maxAgeSeconds }]);
+}
+
+/**
+ * The browser's binding secret (kept, or made now), set again for the life of
+ * a flow. SameSite=Lax: the provider's redirect back is a top-level GET, which
+ * carries Lax cookies.
+ */
+export function oauthBinding(request: FastifyRequest, reply: FastifyReply, config: Config): string {
+  const kept = cookieValue(request, OAUTH_BINDING_COOKIE);
+  const binding = kept && /^[A-Za-z0-9_-]{43}$/.test(kept) ? kept : randomBytes(32).toString('base64url');
+  setCookies(reply, config, [
+    { name: OAUTH_BINDING_COOKIE, value: binding, path: OAUTH_PATH, maxAge: OAUTH_BINDING_TTL_SECONDS },
+  ]);
+  return binding;
 }
 
 // Written with the `cookie` package rather than @fastify/cookie, whose onSend hook

@@ -26,6 +26,7 @@ interface Schema {
 }
 interface Operation {
   security?: unknown[];
+  parameters?: { in: string; name: string; schema?: Schema }[];
   requestBody?: { content: Record<string, { schema: Schema }> };
 }
 
@@ -44,12 +45,17 @@ function validBody(op: Operation): Record<string, unknown> {
     (schema?.required ?? []).map((name) => [name, fill(name, schema?.properties?.[name] ?? {})]),
   );
 }
+/** A path parameter that passes its schema: a uuid for ids, a provider's name for the rest. */
+function pathValue(op: Operation, name: string): string {
+  const param = op.parameters?.find((p) => p.in === 'path' && p.name === name);
+  return param?.schema?.format === 'uuid' ? '00000000-0000-7000-8000-000000000000' : 'example';
+}
 function operations(gateway: FastifyInstance): { method: string; path: string; op: Operation }[] {
   const doc = gateway.swagger() as { paths: Record<string, Record<string, Operation>> };
   return Object.entries(doc.paths).flatMap(([path, methods]) =>
     Object.entries(methods).map(([method, op]) => ({
       method: method.toUpperCase(),
-      path: path.replace(/\{[^}]+\}/g, '00000000-0000-7000-8000-000000000000'),
+      path: path.replace(/\{([^}]+)\}/g, (_, name: string) => pathValue(op, name)),
       op,
     })),
   );

@@ -85,11 +85,15 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
       const auth = authOf(request);
       await requireRecentSignIn(ctx, request, auth, request.body);
       const user = await userOf(request, auth);
+      // A linked social account is a way in too: the last passkey may go when there is one.
+      const { identities } = await ctx
+        .busFor(request)
+        .request('identity.identity.list', { project_id: auth.projectId, user_id: user.id });
       await ctx.busFor(request).request('mfa.passkey.delete', {
         project_id: auth.projectId,
         user_id: user.id,
         passkey_id: request.params.id,
-        has_password: user.has_password,
+        has_password: user.has_password || identities.length > 0,
       });
       await signOutOthers(request, auth, 'passkey_removed');
       return reply.code(204).send();
