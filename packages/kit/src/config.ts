@@ -149,6 +149,15 @@ export function loadConfig(env: Env) {
   }
   const allow = list(env.REDIRECT_ALLOWLIST);
   const loginFailures = int(env, 'LOGIN_FAILURES_PER_ACCOUNT', 10, 1);
+  const busTimeoutMs = int(env, 'BUS_TIMEOUT_MS', 5000, 100);
+  // A slow provider must end in a redirect to the app with ?error=, which identity can only send
+  // while the gateway still waits for its answer: the provider's time is well inside the bus's.
+  const oauthTimeoutMs = int(env, 'OAUTH_TIMEOUT_MS', Math.min(3000, Math.floor(busTimeoutMs / 2)), 100);
+  if (oauthTimeoutMs >= busTimeoutMs) {
+    throw new ConfigError(
+      `OAUTH_TIMEOUT_MS (${oauthTimeoutMs}) must be below BUS_TIMEOUT_MS (${busTimeoutMs}): a slow provider must end in a redirect, not a timed-out request`,
+    );
+  }
   return {
     port,
     host: env.HOST || '127.0.0.1',
@@ -203,7 +212,7 @@ export function loadConfig(env: Env) {
     secretKeyPrevious: previousSecretKeys(env.SECRET_KEY_PREVIOUS),
     signingAlg: signingAlg(env.SIGNING_ALG),
     keyRotationDays: int(env, 'KEY_ROTATION_DAYS', 30, 1),
-    busTimeoutMs: int(env, 'BUS_TIMEOUT_MS', 5000, 100),
+    busTimeoutMs,
     /**
      * Which proxies in front of the gateway are trusted to report the client's
      * address in X-Forwarded-For: none (false), the nearest N hops, or those at
@@ -212,8 +221,11 @@ export function loadConfig(env: Env) {
     trustProxy: trustProxy(env.TRUST_PROXY),
     /** The enabled social sign-in providers (OAUTH_*); empty when none is configured. */
     oauthProviders: oauthProviders(env),
-    /** How long a call to a social provider (discovery, token, profile) may take before the sign-in fails. */
-    oauthTimeoutMs: int(env, 'OAUTH_TIMEOUT_MS', 5000, 100),
+    /**
+     * How long a social provider may take, for the redirect to it and for all the calls of its
+     * callback together (token, keys, profile), before the sign-in fails with ?error=provider_unavailable.
+     */
+    oauthTimeoutMs,
     logLevel: env.LOG_LEVEL || 'info',
   };
 }

@@ -76,3 +76,17 @@ describe('OAUTH_* settings', () => {
     );
   });
 });
+
+describe('OAUTH_TIMEOUT_MS', () => {
+  test('defaults inside the bus timeout, so a slow provider still ends in a redirect', async () => {
+    const { loadConfig } = await import('./config.ts');
+    assert.equal(loadConfig({}).oauthTimeoutMs, 2500);
+    assert.equal(loadConfig({ BUS_TIMEOUT_MS: '10000' }).oauthTimeoutMs, 3000);
+    assert.equal(loadConfig({ BUS_TIMEOUT_MS: '2000' }).oauthTimeoutMs, 1000);
+    assert.equal(loadConfig({ BUS_TIMEOUT_MS: '2000', OAUTH_TIMEOUT_MS: '1500' }).oauthTimeoutMs, 1500);
+    assert.throws(
+      () => loadConfig({ BUS_TIMEOUT_MS: '2000', OAUTH_TIMEOUT_MS: '2000' }),
+      /OAUTH_TIMEOUT_MS \(2000\) must be below BUS_TIMEOUT_MS/,
+    );
+  });
+});

@@ -73,8 +73,15 @@ export class ProviderClient {
         : oauth.ClientSecretBasic(settings.clientSecret);
   }
 
-  /** Options for every request to the provider: the timeout, and plain http where config allowed it (loopback only). */
-  #http(): { signal: () => AbortSignal; [oauth.allowInsecureRequests]?: boolean } {
+  /**
+   * Options for every request to the provider: the deadline (`deadline`, one
+   * for all the calls of a callback, else a timeout per call), and plain http
+   * where config allowed it (loopback only).
+   */
+  #http(deadline?: AbortSignal): {
+    signal: AbortSignal | (() => AbortSignal);
+    [oauth.allowInsecureRequests]?: boolean;
+  } {
     const urls = [
       this.settings.issuer,
       this.settings.authorizationUrl,
@@ -86,7 +93,7 @@ export class ProviderClient {
     // kit's oauthProviders admits http only for loopback hosts.
     const insecure = urls.some((u) => u?.startsWith('http:'));
     return {
-      signal: () => AbortSignal.timeout(this.#timeoutMs),
+      signal: deadline ?? (() => AbortSignal.timeout(this.#timeoutMs)),
       ...(insecure ? { [oauth.allowInsecureRequests]: true } : {}),
     };
   }
@@ -96,15 +103,15 @@ export class ProviderClient {
    * (once, and again after a failure), with the configured endpoints on top;
    * the configured endpoints alone for GitHub and X.
    */
-  server(): Promise<oauth.AuthorizationServer> {
-    this.#server ??= this.#resolveServer().catch((err: unknown) => {
+  server(deadline?: AbortSignal): Promise<oauth.AuthorizationServer> {
+    this.#server ??= this.#resolveServer(deadline).catch((err: unknown) => {
       this.#server = undefined;
       throw err;
     });
     return this.#server;
   }
 
-  async #resolveServer(): Promise<oauth.AuthorizationServer> {
+  async #resolveServer(deadline?: AbortSignal): Promise<oauth.AuthorizationServer> {
     const s = this.settings;
     const overrides = {
       ...(s.authorizationUrl ? { authorization_endpoint: s.authorizationUrl } : {}),
@@ -119,7 +126,7 @@ export class ProviderClient {
     const issuer = new URL(s.issuer);
     let discovered: oauth.AuthorizationServer;
     try {
-      const response = await oauth.discoveryRequest(issuer, { ...this.#http(), algorithm: 'oidc' });
+      const response = await oauth.discoveryRequest(issuer, { ...this.#http(deadline), algorithm: 'oidc' });
       discovered = await oauth.processDiscoveryResponse(issuer, response);
     } catch (err) {
       throw new ProviderFlowError(
@@ -166,7 +173,10 @@ export class ProviderClient {
    * audience, expiry and nonce) and reads the profile.
    */
   async finish(callback: URLSearchParams, secrets: FlowSecrets): Promise<ProviderProfile> {
-    const as = await this.server();
+    // One deadline for the whole callback, not one per call: a provider slow at every step must
+    // still end in a redirect with ?error= before the gateway's request to identity times out.
+    const deadline = AbortSignal.timeout(this.#timeoutMs);
+    const as = await this.server(deadline);
     let params: URLSearchParams;
     try {
       params = oauth.validateAuthResponse(as, this.#client, callback, secrets.state);
@@ -178,17 +188,18 @@ export class ProviderClient {
         err,
       );
     }
-    const tokens = await this.#trade(as, params, secrets);
-    if (this.settings.kind === 'oidc') return this.#oidcProfile(as, tokens);
+    const tokens = await this.#trade(as, params, secrets, deadline);
+    if (this.settings.kind === 'oidc') return this.#oidcProfile(as, tokens, deadline);
     return this.settings.kind === 'github'
-      ? this.#githubProfile(tokens.access_token)
-      : this.#xProfile(tokens.access_token);
+      ? this.#githubProfile(tokens.access_token, deadline)
+      : this.#xProfile(tokens.access_token, deadline);
   }
 
   async #trade(
     as: oauth.AuthorizationServer,
     params: URLSearchParams,
     secrets: FlowSecrets,
+    deadline: AbortSignal,
   ): Promise<oauth.TokenEndpointResponse> {
     let response: Response;
     try {
@@ -199,7 +210,7 @@ export class ProviderClient {
         params,
         this.#redirectUri,
         secrets.codeVerifier,
-        this.#http(),
+        this.#http(deadline),
       );
     } catch (err) {
       throw new ProviderFlowError(
@@ -215,7 +226,7 @@ export class ProviderClient {
       });
       if (secrets.nonce) {
         // oauth4webapi checks the claims; the signature against the provider's JWKS is this call.
-        await oauth.validateApplicationLevelSignature(as, response, this.#http());
+        await oauth.validateApplicationLevelSignature(as, response, this.#http(deadline));
       }
       // Returned as it is: oauth4webapi finds the validated ID token claims by this object.
       return tokens;
@@ -236,14 +247,18 @@ export class ProviderClient {
     }
   }
 
-  async #oidcProfile(as: oauth.AuthorizationServer, tokens: oauth.TokenEndpointResponse): Promise<ProviderProfile> {
+  async #oidcProfile(
+    as: oauth.AuthorizationServer,
+    tokens: oauth.TokenEndpointResponse,
+    deadline: AbortSignal,
+  ): Promise<ProviderProfile> {
     const claims = oauth.getValidatedIdTokenClaims(tokens);
     if (!claims) throw new ProviderFlowError('invalid_provider_response', `${this.settings.id} sent no ID token`);
     let info: Record<string, unknown> = {};
     if (as.userinfo_endpoint) {
       // The ID token may carry only `sub`: the address and the name come from userinfo, for the same subject.
       try {
-        const response = await oauth.userInfoRequest(as, this.#client, tokens.access_token, this.#http());
+        const response = await oauth.userInfoRequest(as, this.#client, tokens.access_token, this.#http(deadline));
         info = { ...(await oauth.processUserInfoResponse(as, this.#client, claims.sub, response)) };
       } catch (err) {
         throw new ProviderFlowError(
@@ -267,7 +282,12 @@ export class ProviderClient {
   }
 
   /** A GET to one of the provider's APIs with the access token; null for a 401, 403 or 404 (no such scope, no such data). */
-  async #api(url: string, accessToken: string, headers: Record<string, string>): Promise<unknown> {
+  async #api(
+    url: string,
+    accessToken: string,
+    headers: Record<string, string>,
+    deadline: AbortSignal,
+  ): Promise<unknown> {
     let response: Response;
     try {
       response = await oauth.protectedResourceRequest(
@@ -276,7 +296,7 @@ export class ProviderClient {
         new URL(url),
         new Headers(headers),
         null,
-        this.#http(),
+        this.#http(deadline),
       );
     } catch (err) {
       throw new ProviderFlowError(
@@ -295,10 +315,10 @@ export class ProviderClient {
   }
 
   /** GitHub: the profile from its user API, the address from its emails API (the verified primary one). */
-  async #githubProfile(accessToken: string): Promise<ProviderProfile> {
+  async #githubProfile(accessToken: string, deadline: AbortSignal): Promise<ProviderProfile> {
     // GitHub's API refuses requests without a User-Agent.
     const headers = { accept: 'application/vnd.github+json', 'user-agent': 'Gatehouse' };
-    const user = (await this.#api(this.settings.userinfoUrl as string, accessToken, headers)) as {
+    const user = (await this.#api(this.settings.userinfoUrl as string, accessToken, headers, deadline)) as {
       id?: unknown;
       name?: unknown;
       login?: unknown;
@@ -307,7 +327,9 @@ export class ProviderClient {
     if (!user || (typeof user.id !== 'number' && typeof user.id !== 'string')) {
       throw new ProviderFlowError('invalid_provider_response', 'GitHub sent no user id');
     }
-    const emails = this.settings.emailsUrl ? await this.#api(this.settings.emailsUrl, accessToken, headers) : null;
+    const emails = this.settings.emailsUrl
+      ? await this.#api(this.settings.emailsUrl, accessToken, headers, deadline)
+      : null;
     const primary = Array.isArray(emails)
       ? (emails as { email?: unknown; primary?: unknown; verified?: unknown }[]).find(
           (e) => e.primary === true && typeof e.email === 'string',
@@ -324,10 +346,10 @@ export class ProviderClient {
   }
 
   /** X: the profile from users/me. X gives no address: such an account has none until the user adds one. */
-  async #xProfile(accessToken: string): Promise<ProviderProfile> {
+  async #xProfile(accessToken: string, deadline: AbortSignal): Promise<ProviderProfile> {
     const url = new URL(this.settings.userinfoUrl as string);
     url.searchParams.set('user.fields', 'profile_image_url');
-    const body = (await this.#api(url.toString(), accessToken, { accept: 'application/json' })) as {
+    const body = (await this.#api(url.toString(), accessToken, { accept: 'application/json' }, deadline)) as {
       data?: { id?: unknown; name?: unknown; username?: unknown; profile_image_url?: unknown };
     } | null;
     const data = body?.data;
