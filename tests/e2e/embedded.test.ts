@@ -10,6 +10,7 @@ import { type Mailbox, startMailbox } from './mailbox.ts';
 import { mfaScenarios } from './mfa-scenarios.ts';
 import { freePort, node, type Proc, waitForOk } from './processes.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
+import { type SocialPeers, socialScenarios, startSocialPeers } from './social-scenarios.ts';
 import { trustScenarios } from './trust-scenarios.ts';
 
 // The embedded mode as a newcomer runs it: one process, embedded Postgres in DATA_DIR,
@@ -19,15 +20,18 @@ let proc: Proc;
 let dataDir: string;
 let mailbox: Mailbox;
 let port: number;
+let social: SocialPeers;
 
 before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-e2e-'));
   mailbox = await startMailbox();
   port = await freePort();
   base = `http://127.0.0.1:${port}`;
+  social = await startSocialPeers(`http://localhost:${port}`);
   proc = node('embedded', 'apps/embedded/src/main.ts', {
     ...TEST_SERVER_ENV,
     ...EMAIL_SERVER_ENV,
+    ...social.env,
     SMTP_URL: mailbox.url,
     ...embeddedEnv(port, dataDir),
   });
@@ -37,6 +41,7 @@ before(async () => {
 after(async () => {
   await proc?.stop();
   await mailbox?.close();
+  await social?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -59,4 +64,10 @@ emailScenarios(
   () => base,
   () => `http://localhost:${port}`,
   () => mailbox,
+);
+socialScenarios(
+  'embedded',
+  () => base,
+  () => base,
+  () => social,
 );
