@@ -66,24 +66,25 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
   const peers = busPeers(bus);
   const accountMail = new AccountMail({ store, tokens, mail, publicUrl: config.publicUrl, log });
   const verification = new EmailVerification({ store, tokens, events, mail: accountMail });
+  const identities = new IdentitiesStore(db);
   const reset = new PasswordReset({
     store,
     tokens,
     passwords,
     peers,
+    identities,
     events,
     mail: accountMail,
     resetRemovesFactorsDays: config.resetRemovesFactorsDays,
     log,
   });
   const change = new PasswordChange({ store, passwords, events, mail: accountMail });
-  const magicLink = new MagicLink({ store, tokens, peers, events, mail: accountMail, log });
+  const magicLink = new MagicLink({ store, tokens, peers, identities, events, mail: accountMail, log });
   registerUserHandlers(bus, users, verification);
   registerEmailVerificationHandlers(bus, verification);
   registerPasswordHandlers(bus, reset, change);
   registerMagicLinkHandlers(bus, magicLink);
   registerAccountMailHandlers(bus, accountMail);
-  const identities = new IdentitiesStore(db);
   const providers = config.oauthProviders.map(
     (settings) =>
       new ProviderClient(settings, {
@@ -91,7 +92,7 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
         timeoutMs: config.oauthTimeoutMs,
       }),
   );
-  const social = new SocialSignIn({ providers, flows, identities, store, events, peers, log });
+  const social = new SocialSignIn({ providers, flows, identities, store, events, peers, mail: accountMail, log });
   registerSocialSignInHandlers(bus, social);
   registerIdentitiesHandlers(bus, identities);
   bus.serve('identity.health.check', async () => {

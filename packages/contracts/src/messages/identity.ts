@@ -182,6 +182,8 @@ export const identityRequests = {
       provider: ProviderId,
       binding: Type.String({ maxLength: 128 }),
       params: Type.Record(Type.String(), Type.String({ maxLength: 4096 })),
+      // For the notice mailed when a provider account is added to an account.
+      ...Client,
     }),
     response: Type.Object({
       redirect_to: Type.String(),

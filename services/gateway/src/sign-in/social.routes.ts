@@ -10,7 +10,7 @@ import {
 } from '@gatehouse/contracts';
 import { isAppError } from '@gatehouse/kit';
 import { cookieValue, OAUTH_BINDING_COOKIE, oauthBinding } from '../auth/cookies.ts';
-import { type GatewayContext, markRevoked } from '../gateway-context.ts';
+import { clientOf, type GatewayContext, markRevoked } from '../gateway-context.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { checkedRedirect } from '../http/redirects.ts';
 import { completeFirstFactor, signIn } from './complete-sign-in.ts';
@@ -92,6 +92,7 @@ export const socialSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = 
         provider: request.params.provider,
         binding: cookieValue(request, OAUTH_BINDING_COOKIE) ?? '',
         params,
+        ...clientOf(request),
       });
       markRevoked(ctx, result.session_ids);
       const { outcome } = result;

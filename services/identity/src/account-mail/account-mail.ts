@@ -70,7 +70,8 @@ export class AccountMail {
   async factorAdded(
     projectId: string,
     userId: string,
-    factor: 'totp' | 'passkey',
+    factor: 'totp' | 'passkey' | 'provider',
+    /** The passkey's name, or the provider's (`GitHub`) for a linked provider account. */
     name: string | undefined,
     who: Requester,
     requestId?: string,
@@ -83,8 +84,13 @@ export class AccountMail {
         user.email,
         'factor_added',
         {
-          factor: factor === 'passkey' ? 'A passkey' : 'An authenticator app',
-          factor_name: name ?? '',
+          factor:
+            factor === 'provider'
+              ? `A ${name ?? 'social'} account`
+              : factor === 'passkey'
+                ? 'A passkey'
+                : 'An authenticator app',
+          factor_name: factor === 'provider' ? '' : (name ?? ''),
           at: new Date().toISOString(),
           ip: who.ip ?? '',
           user_agent: who.userAgent ?? '',

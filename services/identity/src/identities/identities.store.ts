@@ -94,6 +94,21 @@ export class IdentitiesStore {
   }
 
   /**
+   * Removes the user's identities linked since `since` (all of them: null),
+   * as a password reset or a first proof of the address removes recently
+   * added second factors: a provider account a thief linked goes with the
+   * thief. Returns how many went.
+   */
+  removeLinkedSince(projectId: string, userId: string, since: Date | null): Promise<number> {
+    return withDatabaseErrors(async () => {
+      let query = this.#db.deleteFrom('identities').where('project_id', '=', projectId).where('user_id', '=', userId);
+      if (since !== null) query = query.where('created_at', '>=', since);
+      const result = await query.executeTakeFirst();
+      return Number(result.numDeletedRows);
+    });
+  }
+
+  /**
    * Removes one of the user's identities unless it is the last way to sign
    * in: no password, no other identity, and (`hasPasskey`, which the mfa
    * service knows) no passkey. The rule is checked in the statement that

@@ -5,6 +5,7 @@
 import { type Logger, requireEmail } from '@gatehouse/kit';
 import type { AccountMail, Requester } from '../account-mail/account-mail.ts';
 import type { AccountPeers } from '../account-peers.ts';
+import type { IdentitiesStore } from '../identities/identities.store.ts';
 import { invalidToken, type OneTimeTokens } from '../one-time-tokens/one-time-tokens.ts';
 import type { UserEvents } from '../users/user-events.ts';
 import { toUserRecord } from '../users/user-record.ts';
@@ -16,6 +17,8 @@ export interface PasswordResetDeps {
   tokens: OneTimeTokens;
   passwords: Passwords;
   peers: AccountPeers;
+  /** The linked provider accounts: a sign-in method like a second factor, removed by the same rule. */
+  identities: IdentitiesStore;
   events: UserEvents;
   mail: AccountMail;
   /** RESET_REMOVES_FACTORS_DAYS: a reset removes the factors added this recently (0: none). */
@@ -46,22 +49,25 @@ export class PasswordReset {
   /**
    * Sets a new password from a reset link, and marks the address verified
    * (the link reached it). Whoever held the account before is put out first:
-   * every session ends and the second factors added in the last
-   * `resetRemovesFactorsDays` go (all of them when the address had never been
-   * proven: they were set up by whoever registered it). Only then is the link
+   * every session ends and the second factors and provider accounts added in
+   * the last `resetRemovesFactorsDays` go (all of them when the address had
+   * never been proven: they were set up by whoever registered it). Only then is the link
    * used and the password set, so a peer that fails leaves the link usable
    * for a retry; sessions opened in between end with a second revocation.
    * Throws `invalid_token`, `service_unavailable`. Publishes `events.user.password_changed`.
    */
   async reset(projectId: string, token: string, password: string, who: Requester, requestId?: string) {
-    const { store, tokens, passwords, events, peers, mail, log } = this.#deps;
+    const { store, tokens, passwords, events, peers, identities, mail, log } = this.#deps;
     const peeked = await tokens.peek(projectId, 'reset_password', token);
     const user = peeked?.user_id ? await store.findById(projectId, peeked.user_id) : null;
     if (!peeked || !user || user.email !== peeked.email || user.banned) throw invalidToken();
     const passwordHash = await passwords.hash(password);
     const ended = await peers.revokeSessions(user.id, 'password_reset', requestId);
     const since = this.#factorsRemovedSince(user);
-    if (since !== undefined) await peers.forgetFactors(projectId, user.id, since, requestId);
+    if (since !== undefined) {
+      await peers.forgetFactors(projectId, user.id, since, requestId);
+      await identities.removeLinkedSince(projectId, user.id, since);
+    }
     const row = await tokens.consume(projectId, 'reset_password', token);
     if (!row) throw invalidToken();
     const updated = await store.update(projectId, user.id, { passwordHash, emailVerified: true }, { email: row.email });

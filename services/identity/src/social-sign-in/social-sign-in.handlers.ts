@@ -22,6 +22,7 @@ export function registerSocialSignInHandlers(bus: Bus, social: SocialSignIn): vo
       provider: m.provider,
       binding: m.binding,
       params: m.params,
+      who: { ip: m.ip, userAgent: m.user_agent },
       ...(ctx.requestId ? { requestId: ctx.requestId } : {}),
     }),
   );

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthMode, OAuthRedirectError, SocialProvider, UserRecord } from '@gatehouse/contracts';
 import { AppError, isAppError, type Logger, normalizeEmail } from '@gatehouse/kit';
+import type { AccountMail, Requester } from '../account-mail/account-mail.ts';
 import type { AccountPeers } from '../account-peers.ts';
 import type { UserRow } from '../db/schema.ts';
 import type { IdentitiesStore, ProviderAccount } from '../identities/identities.store.ts';
@@ -63,6 +64,8 @@ export interface SocialSignInDeps {
   store: UsersStore;
   events: UserEvents;
   peers: AccountPeers;
+  /** The notice that a provider account was added to an account. */
+  mail: AccountMail;
   log: Logger;
 }
 
@@ -182,6 +185,7 @@ export class SocialSignIn {
     provider: string;
     binding: string;
     params: Record<string, string>;
+    who?: Requester;
     requestId?: string;
   }): Promise<CallbackResult> {
     const state = input.params.state;
@@ -206,11 +210,12 @@ export class SocialSignIn {
         email: profile.email === null ? null : normalizeEmail(profile.email),
         emailVerified: profile.emailVerified && profile.email !== null && normalizeEmail(profile.email) !== null,
       };
+      const notice = { who: input.who ?? {}, requestId: input.requestId };
       if (flow.link_user_id) {
-        await this.#link(flow.project_id, flow.link_user_id, account);
+        await this.#link(flow.project_id, flow.link_user_id, account, notice);
         return result({ status: 'linked', provider: input.provider });
       }
-      const { user, sessionIds } = await this.#signIn(flow.project_id, account, profile, input.requestId);
+      const { user, sessionIds } = await this.#signIn(flow.project_id, account, profile, notice);
       // Cookie mode sets the cookies at the callback; a user with a second factor, and token
       // mode, get a code instead, traded by the app (the MFA challenge is the exchange's answer).
       if (flow.auth_mode === 'cookie' && !user.mfa_enabled) {
@@ -242,16 +247,25 @@ export class SocialSignIn {
   }
 
   /** Links the provider account to a signed-in user: refused when it is another user's. */
-  async #link(projectId: string, userId: string, account: ProviderAccount): Promise<void> {
+  async #link(projectId: string, userId: string, account: ProviderAccount, notice: Notice): Promise<void> {
     const { identities, store } = this.#deps;
     const user = await store.findById(projectId, userId);
     if (!user) throw new FlowFailure('invalid_state');
     if (user.banned) throw new FlowFailure('user_banned');
-    const linked =
-      (await identities.link(projectId, userId, account)) ??
-      (await identities.find(projectId, account.provider, account.subject));
+    const added = await identities.link(projectId, userId, account);
+    if (added) {
+      await this.#noticeAdded(projectId, userId, account.provider, notice);
+      return;
+    }
+    const linked = await identities.find(projectId, account.provider, account.subject);
     if (!linked || linked.user_id !== userId) throw new FlowFailure('identity_already_linked');
     await identities.refresh(linked.id, account);
+  }
+
+  /** Mails the user that a provider account is now a way into their account (best effort). */
+  async #noticeAdded(projectId: string, userId: string, provider: string, notice: Notice): Promise<void> {
+    const name = this.#providers.get(provider)?.settings.name ?? provider;
+    await this.#deps.mail.factorAdded(projectId, userId, 'provider', name, notice.who, notice.requestId);
   }
 
   /**
@@ -264,11 +278,11 @@ export class SocialSignIn {
     projectId: string,
     account: ProviderAccount,
     profile: ProviderProfile,
-    requestId: string | undefined,
+    notice: Notice,
   ): Promise<{ user: UserRow; sessionIds: string[] }> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#signInOnce(projectId, account, profile, requestId);
+        return await this.#signInOnce(projectId, account, profile, notice);
       } catch (err) {
         if (!(err instanceof LostRace) || attempt > 0)
           throw err instanceof LostRace ? new FlowFailure('provider_error') : err;
@@ -280,7 +294,7 @@ export class SocialSignIn {
     projectId: string,
     account: ProviderAccount,
     profile: ProviderProfile,
-    requestId: string | undefined,
+    notice: Notice,
   ): Promise<{ user: UserRow; sessionIds: string[] }> {
     const { identities, store, events } = this.#deps;
     const known = await identities.find(projectId, account.provider, account.subject);
@@ -296,7 +310,7 @@ export class SocialSignIn {
       // The account-takeover rule: an address the provider does not vouch for never opens an account.
       if (!account.emailVerified) throw new FlowFailure('account_exists');
       if (owner.banned) throw new FlowFailure('user_banned');
-      const sessionIds = owner.email_verified ? [] : await this.#claim(owner, requestId);
+      const sessionIds = owner.email_verified ? [] : await this.#claim(owner, notice.requestId);
       if (!(await identities.link(projectId, owner.id, account))) throw new LostRace();
       const user = owner.email_verified
         ? owner
@@ -307,6 +321,8 @@ export class SocialSignIn {
             { email: account.email as string },
           )) ?? owner);
       if (!owner.email_verified) await events.changed('events.user.updated', user);
+      // An existing account gained a way in: its owner hears of it, as of any sign-in method added.
+      await this.#noticeAdded(projectId, owner.id, account.provider, notice);
       return { user, sessionIds };
     }
     let user: UserRow;
@@ -335,15 +351,23 @@ export class SocialSignIn {
 
   /**
    * A provider proves the address of an account that never proved it: what
-   * was set up before the proof (sessions, second factors, the password) may
-   * be whoever registered the address first, and goes, before the link.
+   * was set up before the proof (sessions, second factors, linked provider
+   * accounts, the password) may be whoever registered the address first, and
+   * goes, before the link.
    */
   async #claim(owner: UserRow, requestId: string | undefined): Promise<string[]> {
-    const { peers } = this.#deps;
+    const { peers, identities } = this.#deps;
     const ended = await peers.revokeSessions(owner.id, 'address_proven', requestId);
     await peers.forgetFactors(owner.project_id, owner.id, null, requestId);
+    await identities.removeLinkedSince(owner.project_id, owner.id, null);
     return ended;
   }
+}
+
+/** Who finished the flow, for the notice of an added provider account. */
+interface Notice {
+  who: Requester;
+  requestId: string | undefined;
 }
 
 /** Another sign-in changed what this one read: read again. */
