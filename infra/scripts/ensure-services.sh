@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL (5432), Redis (6379) and NATS with JetStream (4222) answer on 127.0.0.1,
-# for the integration tests. A server already answering is left alone. Otherwise the Debian
+# for the integration tests, and that headless Chromium is installed for the browser tests. A server already answering is left alone. Otherwise the Debian
 # package is installed if missing and the server started without systemd (CI containers have
 # no systemd). Silent when everything is already up.
 set -euo pipefail
@@ -74,3 +74,6 @@ if ! port_open 4222; then
     --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
   wait_for NATS 4222
 fi
+
+# --- Chromium (the confirm page's tests drive it with playwright-core; no browser download) ---
+need_package chromium

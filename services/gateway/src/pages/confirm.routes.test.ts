@@ -25,14 +25,23 @@ test('the confirm page runs only its own script, and leaks the token to no one',
   const again = await app.inject({ method: 'GET', url: '/auth/confirm' });
   assert.notEqual(/nonce-([^']+)/.exec(String(again.headers['content-security-policy']))?.[1], nonce);
   // Each flow posts to its API route.
-  for (const path of ['/auth/email/verify', '/auth/password/reset', '/auth/magic-link/verify']) {
+  for (const path of [
+    '/auth/email/verify',
+    '/auth/password/reset',
+    '/auth/magic-link/verify',
+    '/auth/oauth/exchange',
+    '/auth/login/mfa',
+  ]) {
     assert.ok(res.body.includes(`'${path}'`), path);
   }
 });
 
 test('nothing from the URL is written into the page', async () => {
   const evil = encodeURIComponent('"><script>alert(1)</script>');
-  const res = await app.inject({ method: 'GET', url: `/auth/confirm?token=${evil}&type=${evil}` });
+  const res = await app.inject({
+    method: 'GET',
+    url: `/auth/confirm?token=${evil}&type=${evil}&code=${evil}&linked=${evil}&error=${evil}`,
+  });
   assert.equal(res.statusCode, 200);
   assert.ok(!res.body.includes('alert(1)'));
   const plain = await app.inject({ method: 'GET', url: '/auth/confirm' });
