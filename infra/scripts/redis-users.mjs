@@ -1,19 +1,22 @@
 #!/usr/bin/env node
-// Generates Redis ACL users for the two services that use Redis, and their REDIS_URLs.
+// Generates Redis ACL users for the three services that use Redis, and their REDIS_URLs.
 //
 //   node infra/scripts/redis-users.mjs [--out DIR] [--host redis] [--port 6379] [--tls] [--rotate]
 //
 // Writes, in DIR (default infra/redis/keys, git-ignored):
-//   users.acl     for `redis-server --aclfile`: the default user off, `gateway` and `session` with
-//                 SHA-256 hashed passwords (the file holds no password)
+//   users.acl     for `redis-server --aclfile`: the default user off, `gateway`, `session` and
+//                 `identity` with SHA-256 hashed passwords (the file holds no password)
 //   gateway.env   REDIS_URL=redis://gateway:<password>@<host>:<port>  (secret)
 //   session.env   REDIS_URL=redis://session:<password>@<host>:<port>  (secret)
+//   identity.env  REDIS_URL=redis://identity:<password>@<host>:<port>  (secret)
 // Existing passwords are kept (read back from the .env files) unless --rotate; --tls writes rediss://.
+// A user added by a newer release (identity) gets its password on the next run; restart Redis then.
 //
 // Each user reaches only its own keys: the gateway its rate-limit counters (gh:rl:*), the session
-// service the session store (gh:*). Neither may run the @dangerous commands (FLUSHALL, KEYS, CONFIG,
-// DEBUG, ACL...) except INFO, which ioredis sends to learn the server is ready, nor list key names
-// (SCAN, RANDOMKEY).
+// service the session store (its key families under gh:, listed in sessions.store.redis.lua.ts), and
+// identity its social sign-in flows (gh:oauth:*). None may run the @dangerous commands (FLUSHALL,
+// KEYS, CONFIG, DEBUG, ACL...) except INFO, which ioredis sends to learn the server is ready, nor
+// list key names (SCAN, RANDOMKEY).
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -26,8 +29,15 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const USERS = {
   gateway:
     '~gh:rl:* resetchannels -@all +@read +@write +@scripting +@connection +@transaction -@dangerous -scan -randomkey +info',
+  // The session store's keys one by one (services/session/src/sessions/sessions.store.redis.lua.ts):
+  // sessions, refresh-token records, token families, user indexes, the revocation list and the
+  // signing keys. Not `~gh:*`, which would hand it the rate limits and the sign-in flows too; a new
+  // key family there needs a pattern here (redis-auth.int.test.ts runs the store as this user).
   session:
-    '~gh:* resetchannels -@all +@read +@write +@scripting +@connection +@transaction -@dangerous -scan -randomkey +info',
+    '~gh:s:* ~gh:rt:* ~gh:sf:* ~gh:u:* ~gh:revoked ~gh:keys ~gh:keys:* resetchannels -@all +@read +@write +@scripting +@connection +@transaction -@dangerous -scan -randomkey +info',
+  // Social sign-in's state, exchange codes and link tokens (SET with EX, then GETDEL).
+  identity:
+    '~gh:oauth:* resetchannels -@all +@read +@write +@scripting +@connection +@transaction -@dangerous -scan -randomkey +info',
 };
 
 const { values } = parseArgs({
@@ -74,5 +84,5 @@ writeFileSync(join(out, 'users.acl'), `${acl.join('\n')}\n`, { mode: 0o644 });
 
 const shown = relative(process.cwd(), out) || '.';
 console.log(
-  `Redis users in ${shown}/: users.acl (for redis-server --aclfile), gateway.env and session.env (REDIS_URL, secret)`,
+  `Redis users in ${shown}/: users.acl (for redis-server --aclfile), gateway.env, session.env and identity.env (REDIS_URL, secret)`,
 );

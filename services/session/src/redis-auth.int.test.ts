@@ -1,6 +1,7 @@
-// Redis locked down as docker-compose.yml runs it: the users and REDIS_URLs made by the shipped
-// generator (infra/scripts/redis-users.mjs) on a private redis-server (--aclfile), and TLS with
-// REDIS_TLS_CA. Clients are built as main.ts builds them (REDIS_URL + kit's redisOptions).
+// Redis locked down as docker-compose.yml runs it: the users (gateway, session, identity) and
+// REDIS_URLs made by the shipped generator (infra/scripts/redis-users.mjs) on a private
+// redis-server (--aclfile), and TLS with REDIS_TLS_CA. Clients are built as main.ts builds them
+// (REDIS_URL + kit's redisOptions).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -74,6 +75,7 @@ describe('Redis with the generated ACL users (as in docker-compose.yml)', () => 
   let redis: PrivateRedis;
   let gatewayUrl: string;
   let sessionUrl: string;
+  let identityUrl: string;
 
   before(async () => {
     const port = await freePort();
@@ -84,6 +86,7 @@ describe('Redis with the generated ACL users (as in docker-compose.yml)', () => 
     });
     gatewayUrl = urlIn(join(out, 'gateway.env'));
     sessionUrl = urlIn(join(out, 'session.env'));
+    identityUrl = urlIn(join(out, 'identity.env'));
     redis = new PrivateRedis({ port, args: ['--aclfile', join(out, 'users.acl')] });
     await redis.start();
   });
@@ -107,12 +110,41 @@ describe('Redis with the generated ACL users (as in docker-compose.yml)', () => 
   test('the session user, from REDIS_URL, uses the session store', async () => {
     const session = client({ REDIS_URL: sessionUrl });
     await ready(session);
-    const store = new RedisSessionStore(session, { prefix: `gh:test-${randomUUID()}:` });
+    // The default prefix, as main.ts: the user's patterns list the store's key names one by one,
+    // so every key family is written here (this server is the test's own).
+    const store = new RedisSessionStore(session);
     await store.ping();
-    assert.equal(await store.getSession(randomUUID(), Date.now()), null);
-    assert.deepEqual(await store.listRevocations(Date.now()), []);
-    assert.deepEqual(await store.revokeUserSessions(randomUUID(), { until: Date.now() + 60_000, now: Date.now() }), []);
-    assert.equal(await session.set('gh:probe', '1'), 'OK');
+    const now = Date.now();
+    const s = {
+      id: randomUUID(),
+      user_id: randomUUID(),
+      project_id: randomUUID(),
+      role: 'user' as const,
+      amr: ['pwd'],
+      auth_time: Math.floor(now / 1000),
+      created_at: now,
+      last_used_at: now,
+      expires_at: now + 60_000,
+      idle_expires_at: now + 30_000,
+      ip: null,
+      user_agent: null,
+    };
+    const [first, next] = [randomUUID(), randomUUID()];
+    await store.createSession(s, first); // s:, rt:, sf:, u:
+    const step = { presentedHash: first, childHash: next, now, graceMs: 10_000, idleMs: 30_000, revokedUntil: now };
+    assert.equal((await store.refresh(step)).kind, 'rotated');
+    assert.equal((await store.listSessions(s.user_id, now)).length, 1);
+    assert.equal(await store.revokeSession(s.id, { until: now + 60_000, now }), s.user_id); // revoked
+    const revoked = (await store.listRevocations(now)).map((r) => r.session_id);
+    assert.deepEqual(revoked, [s.id]);
+    const key = { alg: 'ES256' as const, created_at: now, retired_at: null, publish_until: null, sealed_private: 'x' };
+    assert.ok(await store.activateKey({ ...key, kid: 'k1' }, null, now, now)); // keys, keys:active
+    assert.ok(await store.activateKey({ ...key, kid: 'k2' }, 'k1', now, now + 1)); // keys:retired, keys:publish_until
+    const kids = (await store.listKeys()).map((k) => `${k.kid} ${k.retired_at}`).sort();
+    assert.deepEqual(kids, [`k1 ${now}`, 'k2 null']);
+    // Not the gateway's rate limits, nor identity's sign-in flows.
+    await assert.rejects(session.get(`gh:rl:${randomUUID()}`), /NOPERM/);
+    await assert.rejects(session.set(`gh:oauth:state:${randomUUID()}`, 'x'), /NOPERM/);
   });
 
   test('the gateway user reaches its rate-limit keys only: not the sessions, not the dangerous commands', async () => {
@@ -125,6 +157,24 @@ describe('Redis with the generated ACL users (as in docker-compose.yml)', () => 
     await assert.rejects(store.listRevocations(Date.now()), (err) => isAppError(err, 'service_unavailable'));
     for (const command of [['flushall'], ['keys', '*'], ['scan', '0'], ['config', 'get', '*'], ['acl', 'list']]) {
       await assert.rejects(gateway.call(command[0] as string, ...command.slice(1)), /NOPERM/, command.join(' '));
+    }
+  });
+
+  test('the identity user reaches its sign-in flows only: not the rate limits, not the sessions', async () => {
+    const identity = client({ REDIS_URL: identityUrl });
+    await ready(identity);
+    // What identity's RedisFlowStore sends: SET with EX, then GETDEL.
+    const flow = `gh:oauth:state:${randomUUID()}`;
+    assert.equal(await identity.set(flow, 'v', 'EX', 60), 'OK');
+    assert.equal(await identity.getdel(flow), 'v');
+    assert.equal(await identity.getdel(flow), null);
+    await assert.rejects(identity.incr(`gh:rl:${randomUUID()}`), /NOPERM/);
+    await assert.rejects(identity.hgetall('gh:s:someone'), /NOPERM/);
+    await assert.rejects(identity.set('gh:keys', 'x'), /NOPERM/);
+    const store = new RedisSessionStore(identity);
+    await assert.rejects(store.listRevocations(Date.now()), (err) => isAppError(err, 'service_unavailable'));
+    for (const command of [['flushall'], ['keys', '*'], ['scan', '0'], ['config', 'get', '*'], ['acl', 'list']]) {
+      await assert.rejects(identity.call(command[0] as string, ...command.slice(1)), /NOPERM/, command.join(' '));
     }
   });
 });
