@@ -70,4 +70,5 @@ socialScenarios(
   () => base,
   () => base,
   () => social,
+  () => mailbox,
 );

@@ -13,6 +13,7 @@ import {
   type XPeer,
 } from '@gatehouse/kit/testing';
 import { claimsOf, client, type Res, uniqueEmail } from './client.ts';
+import { linkIn, type Mailbox, withLink } from './mailbox.ts';
 import { totp } from './totp.ts';
 
 // Social sign-in over HTTP against providers the tests start on loopback: oidc-provider (a real
@@ -135,6 +136,9 @@ export function socialScenarios(
   base: () => string,
   finishAt: () => string,
   peers: () => SocialPeers,
+  mailbox: () => Mailbox,
+  /** Bans a user behind the API's back (there is no admin API yet); where given, the ban rules run. */
+  ban?: (userId: string) => void,
 ): void {
   /** Begins a flow at the gateway: the provider's authorization URL. */
   async function begin(browser: Browser, provider: string, query: Record<string, string> = { redirect_to: APP }) {
@@ -441,6 +445,21 @@ export function socialScenarios(
     });
   });
 
+  if (ban) {
+    describe(`${name}: a banned user`, () => {
+      test('cannot trade a code issued before the ban (403 user_banned), nor sign in again (?error=user_banned)', async () => {
+        const { acme } = peers();
+        const sub = subject();
+        acme.setAccount(sub, { email: uniqueEmail('banned'), email_verified: true });
+        const { user } = await signIn('acme', acme, sub);
+        const pending = backAtApp(await flow('acme', acme, { as: sub })).get('code');
+        ban(user.id as string);
+        isError(await client(base()).post('/auth/oauth/exchange', { code: pending }), 403, 'user_banned');
+        assert.equal(backAtApp(await flow('acme', acme, { as: sub })).get('error'), 'user_banned');
+      });
+    });
+  }
+
   describe(`${name}: social accounts and linking`, () => {
     async function passwordUser(tag: string) {
       const c = client(base());
@@ -505,6 +524,24 @@ export function socialScenarios(
       // A link token is single use.
       const reused = await browser.get(new URL(url.pathname + url.search, base()));
       assert.equal(reused.status, 400);
+      // The owner hears of the new way in.
+      const notice = await mailbox().waitFor(owner.email, 1, (m) => m.text.includes('GitHub account was just added'));
+      assert.match(notice.text, /A GitHub account was just added to your/);
+
+      // A password reset puts out whoever held the account, and the provider account they linked goes too.
+      assert.equal((await client(base()).post('/auth/password/forgot', { email: owner.email })).status, 202);
+      const mail = await mailbox().waitFor(owner.email, 1, withLink('reset_password'));
+      const token = linkIn(mail.text).searchParams.get('token');
+      const reset = await client(base()).post('/auth/password/reset', { token, password: 'a brand new passphrase' });
+      assert.equal(reset.status, 204, JSON.stringify(reset.body));
+      const back2 = await client(base()).post('/auth/login', {
+        email: owner.email,
+        password: 'a brand new passphrase',
+      });
+      assert.equal(back2.status, 200, JSON.stringify(back2.body));
+      assert.deepEqual((await owner.c.get('/auth/identities', back2.body.access_token as string)).body.identities, []);
+      const after = await signIn('github', github, id);
+      assert.notEqual(after.user.id, owner.id, 'the unlinked provider account no longer opens the account');
     });
 
     test('a provider account linked to another user cannot be linked: ?error=identity_already_linked', async () => {

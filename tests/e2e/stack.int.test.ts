@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +134,10 @@ socialScenarios(
   () => gatewayA,
   () => gatewayB,
   () => social,
+  () => mailbox,
+  (userId) => {
+    execFileSync('psql', [db.url, '-qc', `UPDATE users SET banned = true WHERE id = '${userId}'`], { stdio: 'pipe' });
+  },
 );
 
 describe('stack: the mailer loses nothing', () => {
