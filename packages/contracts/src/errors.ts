@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'invalid_redirect',
   'last_login_method',
   'identity_already_linked',
+  'last_admin',
   'mfa_already_enabled',
   'invalid_challenge',
   'invalid_sign_in_challenge',

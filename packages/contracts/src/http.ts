@@ -10,7 +10,19 @@ import {
   SocialProvider,
   WebAuthnJson,
 } from './fields.ts';
-import { Amr, AvatarUrl, Metadata, Role, SessionInfo, Timestamp, User, Uuid } from './objects.ts';
+import {
+  AdminUser,
+  Amr,
+  AssignableRole,
+  AvatarUrl,
+  Invitation,
+  Metadata,
+  Role,
+  SessionInfo,
+  Timestamp,
+  User,
+  Uuid,
+} from './objects.ts';
 
 /** Checked for shape here; trimmed and lower-cased by identity. */
 export const HttpEmail = Type.String({
@@ -208,3 +220,44 @@ export const IdentitiesResponse = Type.Object({ identities: Type.Array(LinkedIde
 /** With a step-up (the password or a code) when the sign-in is not recent: linking adds a way in. */
 export const LinkIdentityBody = Body({ redirect_to: RedirectTo, ...StepUp });
 export const LinkIdentityResponse = Type.Object({ url: Type.String() });
+
+// Administration (role `admin`).
+/** An opaque position in a list, from the previous page's `next_cursor`. */
+export const Cursor = Type.String({ minLength: 1, maxLength: 200 });
+export const AdminUsersQuery = Type.Object(
+  {
+    /** Matches a part of the email or the name, in any case. */
+    search: Type.Optional(Type.String({ maxLength: 200 })),
+    /** 1 to 100, 50 when absent (a query string is text: the pattern is the range). */
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'an integer from 1 to 100' })),
+    cursor: Type.Optional(Cursor),
+  },
+  strict,
+);
+/** Newest first; `next_cursor` is null on the last page. */
+export const AdminUsersResponse = Type.Object({
+  users: Type.Array(AdminUser),
+  next_cursor: Type.Union([Cursor, Type.Null()]),
+});
+/** A role or a ban ends every session of the user at once (tokens carry the role). */
+export const AdminUserPatchBody = Body({
+  role: Type.Optional(AssignableRole),
+  banned: Type.Optional(Type.Boolean()),
+  name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+  email_verified: Type.Optional(Type.Boolean()),
+  metadata: Type.Optional(Metadata),
+});
+export const AdminSessionsResponse = Type.Object({ sessions: Type.Array(SessionInfo) });
+export const InvitationBody = Body({
+  email: HttpEmail,
+  role: Type.Optional(AssignableRole),
+  /** Where the invitation's link leads (allow-listed); else PUBLIC_URL/auth/confirm. */
+  redirect_to: RedirectTo,
+});
+export const InvitationsResponse = Type.Object({ invitations: Type.Array(Invitation) });
+export const InvitationAcceptBody = Body({
+  token: OneTimeToken,
+  password: Password,
+  name: Type.Optional(Type.String({ maxLength: 200 })),
+  auth_mode: AuthMode,
+});

@@ -49,6 +49,24 @@ export const UserRecord = Type.Composite([
 ]);
 export type UserRecord = Static<typeof UserRecord>;
 
+/** A role an admin can give: `guest` is what an account without credentials is, never assigned. */
+export const AssignableRole = Type.Union([Type.Literal('admin'), Type.Literal('user')]);
+export type AssignableRole = Static<typeof AssignableRole>;
+
+/** A user as an admin sees it: the User, and whether it is banned. */
+export const AdminUser = Type.Composite([User, Type.Object({ banned: Type.Boolean() })]);
+export type AdminUser = Static<typeof AdminUser>;
+
+/** An invitation as an admin sees it (its token was mailed, and is nowhere stored in clear). */
+export const Invitation = Type.Object({
+  id: Uuid,
+  email: Type.String(),
+  role: AssignableRole,
+  created_at: Timestamp,
+  expires_at: Timestamp,
+});
+export type Invitation = Static<typeof Invitation>;
+
 /** A session as listed to its owner. */
 export const SessionInfo = Type.Object({
   id: Uuid,

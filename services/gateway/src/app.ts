@@ -8,6 +8,7 @@ import { accountRoutes } from './account/account.routes.ts';
 import { emailVerificationRoutes } from './account/email-verification.routes.ts';
 import { identityRoutes } from './account/identities.routes.ts';
 import { passwordRoutes } from './account/password.routes.ts';
+import { adminUserRoutes } from './admin/admin-users.routes.ts';
 import { authenticator, documentTokenRequired, usesRequireAuth } from './auth/authenticate.ts';
 import { ACCESS_COOKIE, allowedOrigins } from './auth/cookies.ts';
 import { RevocationSet } from './auth/revocations.ts';
@@ -173,6 +174,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   await app.register(identityRoutes, { ctx });
   await app.register(totpRoutes, { ctx });
   await app.register(passkeyRoutes, { ctx });
+  await app.register(adminUserRoutes, { ctx });
   // Pages and discovery.
   await app.register(confirmRoutes);
   await app.register(discoveryRoutes, { ctx, verifier, pingStore: () => deps.rateLimitStore.ping() });

@@ -3,6 +3,8 @@ import type { Kysely } from 'kysely';
 import { registerAccountMailHandlers } from './account-mail/account-mail.handlers.ts';
 import { AccountMail } from './account-mail/account-mail.ts';
 import { busPeers } from './account-peers.ts';
+import { registerAdminUserHandlers } from './admin-users/admin-users.handlers.ts';
+import { AdminUsers } from './admin-users/admin-users.ts';
 import { pingDatabase } from './db/database.ts';
 import type { Database } from './db/schema.ts';
 import { registerEmailVerificationHandlers } from './email-verification/email-verification.handlers.ts';
@@ -95,6 +97,7 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
   const social = new SocialSignIn({ providers, flows, identities, store, events, peers, mail: accountMail, log });
   registerSocialSignInHandlers(bus, social);
   registerIdentitiesHandlers(bus, identities);
+  registerAdminUserHandlers(bus, new AdminUsers({ store, events }));
   bus.serve('identity.health.check', async () => {
     await pingDatabase(db);
     return { ok: true };

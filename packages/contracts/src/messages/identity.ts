@@ -8,7 +8,7 @@ import {
   SocialProvider,
 } from '../fields.ts';
 import { AuthMode } from '../http.ts';
-import { AvatarUrl, Metadata, UserRecord, Uuid } from '../objects.ts';
+import { AssignableRole, AvatarUrl, Invitation, Metadata, UserRecord, Uuid } from '../objects.ts';
 import { requests } from '../subjects.ts';
 import { Client, Email, Empty, EmptyRequest, RedirectTo, Request } from './shapes.ts';
 
@@ -231,5 +231,73 @@ export const identityRequests = {
      */
     request: Request({ project_id: Uuid, user_id: Uuid, identity_id: Uuid, has_passkey: Type.Boolean() }),
     response: Empty,
+  },
+  // Administration: the gateway has checked that the caller administers `project_id`.
+  [requests.identityAdminUserList]: {
+    /** Newest first. `cursor` is the previous page's `next_cursor`; a malformed one is `validation_failed`. */
+    request: Request({
+      project_id: Uuid,
+      search: Type.Optional(Type.String({ maxLength: 200 })),
+      limit: Type.Integer({ minimum: 1, maximum: 100 }),
+      cursor: Type.Optional(Type.String({ maxLength: 200 })),
+    }),
+    response: Type.Object({ users: Type.Array(UserRecord), next_cursor: Type.Union([Type.String(), Type.Null()]) }),
+  },
+  [requests.identityAdminUserUpdate]: {
+    /**
+     * Throws `not_found`, `validation_failed` (a role for a guest, a verified
+     * flag without an email), `last_admin` (the change would leave the project
+     * with no admin who can sign in).
+     */
+    request: Request({
+      project_id: Uuid,
+      user_id: Uuid,
+      role: Type.Optional(AssignableRole),
+      banned: Type.Optional(Type.Boolean()),
+      name: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+      email_verified: Type.Optional(Type.Boolean()),
+      metadata: Type.Optional(Metadata),
+    }),
+    response: Type.Object({ user: UserRecord }),
+  },
+  [requests.identityAdminUserDelete]: {
+    /** Without the owner's password. Throws `not_found`, `last_admin`. */
+    request: Request({ project_id: Uuid, user_id: Uuid }),
+    response: Empty,
+  },
+  [requests.identityInvitationCreate]: {
+    /** Mails the link (7 days, single use). Throws `email_taken` when the project has that address. */
+    request: Request({
+      project_id: Uuid,
+      email: Email,
+      role: AssignableRole,
+      invited_by: Uuid,
+      redirect_to: RedirectTo,
+    }),
+    response: Type.Object({ invitation: Invitation }),
+  },
+  [requests.identityInvitationList]: {
+    /** The open ones (not accepted, revoked or expired), newest first. */
+    request: Request({ project_id: Uuid }),
+    response: Type.Object({ invitations: Type.Array(Invitation) }),
+  },
+  [requests.identityInvitationRevoke]: {
+    /** Throws `not_found` (also one already accepted or expired). */
+    request: Request({ project_id: Uuid, invitation_id: Uuid }),
+    response: Empty,
+  },
+  [requests.identityInvitationAccept]: {
+    /**
+     * Creates the invited user with the invited role, the address verified
+     * (the link proves it) and this password; the token is spent. Throws
+     * `invalid_one_time_token`, `email_taken` (the address signed up meanwhile).
+     */
+    request: Request({
+      project_id: Uuid,
+      token: OneTimeToken,
+      password: Password,
+      name: Type.Optional(Type.String({ maxLength: 200 })),
+    }),
+    response: Type.Object({ user: UserRecord }),
   },
 };

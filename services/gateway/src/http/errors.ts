@@ -28,6 +28,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_redirect: 400,
   last_login_method: 409,
   identity_already_linked: 409,
+  last_admin: 409,
   mfa_already_enabled: 409,
   invalid_challenge: 400,
   invalid_sign_in_challenge: 401,

@@ -265,5 +265,87 @@ export function usersStoreContract(backend: string, open: () => Promise<TestData
       await store.create({ projectId: project, email: unique('adm'), passwordHash: 'h', role: 'admin' });
       assert.equal(await store.hasAdmin(project), true);
     });
+
+    test('lists a project newest first, a page below a position, and searches the email or the name', async () => {
+      const project = newId();
+      await database.db.insertInto('projects').values({ id: project, name: 'Listed' }).execute();
+      const made = [];
+      for (const [tag, name] of [
+        ['ann', 'Ann Smith'],
+        ['bob', 'Bob 100%_real'],
+        ['cat', null],
+        ['dan', 'Dan Smithers'],
+      ] as const) {
+        made.push(
+          await store.create({ projectId: project, email: unique(tag), passwordHash: 'h', role: 'user', name }),
+        );
+      }
+      await store.create({ projectId: otherProject, email: unique('ann'), passwordHash: 'h', role: 'user' });
+      const ids = (rows: { id: string }[]) => rows.map((r) => r.id);
+      const newest = [...made].reverse();
+      assert.deepEqual(ids(await store.list(project, { limit: 10 })), ids(newest));
+      assert.deepEqual(ids(await store.list(project, { limit: 2 })), ids(newest.slice(0, 2)));
+      assert.deepEqual(
+        ids(await store.list(project, { limit: 10, before: (newest[1] as { id: string }).id })),
+        ids(newest.slice(2)),
+      );
+      // Any case, in the name or in the email; a wildcard is a plain character.
+      assert.deepEqual(
+        ids(await store.list(project, { limit: 10, search: 'SMITH' })),
+        ids([made[3], made[0]] as { id: string }[]),
+      );
+      assert.deepEqual(
+        ids(await store.list(project, { limit: 10, search: 'CAT-' })),
+        ids([made[2]] as { id: string }[]),
+      );
+      assert.deepEqual(ids(await store.list(project, { limit: 10, search: '%_' })), ids([made[1]] as { id: string }[]));
+      assert.deepEqual(ids(await store.list(project, { limit: 10, search: '_' })), ids([made[1]] as { id: string }[]));
+      assert.deepEqual(await store.list(project, { limit: 10, search: 'n%h' }), []);
+    });
+
+    test('an admin change that would leave no admin who can sign in is refused: last_admin, nothing changed', async () => {
+      const project = newId();
+      await database.db.insertInto('projects').values({ id: project, name: 'Guarded' }).execute();
+      const a = await store.create({ projectId: project, email: unique('a'), passwordHash: 'h', role: 'admin' });
+      const b = await store.create({ projectId: project, email: unique('b'), passwordHash: 'h', role: 'admin' });
+      const lastAdmin = (err: unknown) => err instanceof AppError && err.code === 'last_admin';
+      assert.equal((await store.updateKeepingAnAdmin(project, a.id, { banned: true }))?.banned, true);
+      await assert.rejects(store.updateKeepingAnAdmin(project, b.id, { role: 'user' }), lastAdmin);
+      await assert.rejects(store.updateKeepingAnAdmin(project, b.id, { banned: true }), lastAdmin);
+      await assert.rejects(store.deleteKeepingAnAdmin(project, b.id), lastAdmin);
+      assert.equal((await store.findById(project, b.id))?.role, 'admin');
+      assert.equal((await store.findById(project, b.id))?.banned, false);
+      // Other changes to the last admin go through; so does lifting the ban of another.
+      assert.equal((await store.updateKeepingAnAdmin(project, b.id, { name: 'Still here' }))?.name, 'Still here');
+      await store.updateKeepingAnAdmin(project, a.id, { banned: false });
+      assert.equal((await store.deleteKeepingAnAdmin(project, b.id))?.id, b.id);
+      assert.equal(await store.deleteKeepingAnAdmin(project, b.id), null);
+      assert.equal(await store.updateKeepingAnAdmin(project, newId(), { name: 'x' }), null);
+    });
+
+    test('two admins demoting each other at once: one of them stays admin', async () => {
+      const project = newId();
+      await database.db.insertInto('projects').values({ id: project, name: 'Race' }).execute();
+      const a = await store.create({ projectId: project, email: unique('a'), passwordHash: 'h', role: 'admin' });
+      const b = await store.create({ projectId: project, email: unique('b'), passwordHash: 'h', role: 'admin' });
+      const results = await Promise.allSettled([
+        store.updateKeepingAnAdmin(project, a.id, { role: 'user' }),
+        store.updateKeepingAnAdmin(project, b.id, { role: 'user' }),
+      ]);
+      assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+      assert.equal(await store.hasAdmin(project), true);
+    });
+
+    test('an admin change merges metadata like update', async () => {
+      const user = await store.create({
+        projectId: P,
+        email: unique('meta'),
+        passwordHash: 'h',
+        role: 'user',
+        metadata: { keep: 1, drop: 2 },
+      });
+      const row = await store.updateKeepingAnAdmin(P, user.id, { metadataPatch: { drop: null, add: 3 } });
+      assert.deepEqual(row?.metadata, { keep: 1, add: 3 });
+    });
   });
 }

@@ -65,7 +65,28 @@ export interface UsersStore {
   /** True when a user was deleted. */
   delete(projectId: string, id: string): Promise<boolean>;
   hasAdmin(projectId: string): Promise<boolean>;
+  /**
+   * A page of the project's users, newest first (ids are time ordered), those
+   * with an id below `before` when given; `search` matches a part of the email
+   * or the name in any case (`%` and `_` are plain characters).
+   */
+  list(projectId: string, query: { search?: string; limit: number; before?: string }): Promise<UserRow[]>;
+  /**
+   * `update` for an admin's change, unless it would leave the project with no
+   * admin who can sign in (none with role `admin` and not banned): then it
+   * throws `last_admin` and nothing changes. Changes to one project's admins
+   * run one at a time, so two admins demoting each other cannot both succeed.
+   */
+  updateKeepingAnAdmin(projectId: string, id: string, changes: UserChanges): Promise<UserRow | null>;
+  /** `delete` with the same rule; the deleted row, or null when there was none. */
+  deleteKeepingAnAdmin(projectId: string, id: string): Promise<UserRow | null>;
 }
+
+const lastAdmin = () =>
+  new AppError('last_admin', 'the project would have no admin left: make another user admin first');
+
+/** `search` as a LIKE pattern that matches it anywhere, its own wildcards escaped. */
+const containing = (search: string): string => `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /** The stored form of an email to write; throws `validation_failed` for one that is not acceptable. */
 const storedEmail = (email: string): string => requireEmail(email);
@@ -196,6 +217,78 @@ export class PostgresUsersStore implements UsersStore {
         .executeTakeFirst(),
     );
     return row !== undefined;
+  }
+
+  async list(projectId: string, query: { search?: string; limit: number; before?: string }): Promise<UserRow[]> {
+    return withDatabaseErrors(() => {
+      let q = this.#db.selectFrom('users').selectAll().where('project_id', '=', projectId);
+      if (query.before !== undefined) q = q.where('id', '<', query.before);
+      const search = query.search?.trim();
+      if (search) {
+        const pattern = containing(search);
+        q = q.where((eb) => eb.or([eb('email', 'ilike', pattern), eb('name', 'ilike', pattern)]));
+      }
+      return q.orderBy('id', 'desc').limit(query.limit).execute();
+    });
+  }
+
+  async updateKeepingAnAdmin(projectId: string, id: string, changes: UserChanges): Promise<UserRow | null> {
+    return this.#keepingAnAdmin(projectId, async (trx) => {
+      const set = toColumns(changes);
+      if (changes.metadataPatch !== undefined) {
+        const current = await trx
+          .selectFrom('users')
+          .select('metadata')
+          .where('project_id', '=', projectId)
+          .where('id', '=', id)
+          .forUpdate()
+          .executeTakeFirst();
+        if (!current) return null;
+        set.metadata = JSON.stringify(mergeMetadata(current.metadata, changes.metadataPatch));
+      }
+      return this.#write(trx, projectId, id, set, {});
+    });
+  }
+
+  async deleteKeepingAnAdmin(projectId: string, id: string): Promise<UserRow | null> {
+    return this.#keepingAnAdmin(projectId, async (trx) => {
+      const row = await trx
+        .deleteFrom('users')
+        .where('project_id', '=', projectId)
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      return row ?? null;
+    });
+  }
+
+  /** Runs `change` with the project's row locked, and undoes it when no admin who can sign in is left. */
+  async #keepingAnAdmin(
+    projectId: string,
+    change: (trx: Transaction<Database>) => Promise<UserRow | null>,
+  ): Promise<UserRow | null> {
+    return withDatabaseErrors(() =>
+      this.#db.transaction().execute(async (trx) => {
+        // The project's row is the lock every admin change of the project takes first.
+        await trx.selectFrom('projects').select('id').where('id', '=', projectId).forUpdate().executeTakeFirst();
+        const before = await this.#signInAdmins(trx, projectId);
+        const row = await change(trx);
+        // A project that had no such admin (a new one, before its first) is not held to the rule.
+        if (row && before > 0 && (await this.#signInAdmins(trx, projectId)) === 0) throw lastAdmin();
+        return row;
+      }),
+    );
+  }
+
+  async #signInAdmins(trx: Transaction<Database>, projectId: string): Promise<number> {
+    const { count } = await trx
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .where('project_id', '=', projectId)
+      .where('role', '=', 'admin')
+      .where('banned', '=', false)
+      .executeTakeFirstOrThrow();
+    return Number(count);
   }
 
   async #write(
