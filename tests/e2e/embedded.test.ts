@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { embeddedEnv } from '@gatehouse/kit/testing';
+import { ADMIN_SERVER_ENV, adminBan, adminScenarios } from './admin-scenarios.ts';
 import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
 import { hostileScenarios } from './hostile-scenarios.ts';
 import { lockoutScenarios } from './lockout-scenarios.ts';
@@ -31,6 +32,7 @@ before(async () => {
   proc = node('embedded', 'apps/embedded/src/main.ts', {
     ...TEST_SERVER_ENV,
     ...EMAIL_SERVER_ENV,
+    ...ADMIN_SERVER_ENV,
     ...social.env,
     SMTP_URL: mailbox.url,
     ...embeddedEnv(port, dataDir),
@@ -71,4 +73,10 @@ socialScenarios(
   () => base,
   () => social,
   () => mailbox,
+  (userId) => adminBan(base, userId),
+);
+adminScenarios(
+  'embedded',
+  () => base,
+  () => base,
 );

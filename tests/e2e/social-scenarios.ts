@@ -137,8 +137,8 @@ export function socialScenarios(
   finishAt: () => string,
   peers: () => SocialPeers,
   mailbox: () => Mailbox,
-  /** Bans a user behind the API's back (there is no admin API yet); where given, the ban rules run. */
-  ban?: (userId: string) => void,
+  /** Bans a user (through the admin API). */
+  ban: (userId: string) => Promise<void>,
 ): void {
   /** Begins a flow at the gateway: the provider's authorization URL. */
   async function begin(browser: Browser, provider: string, query: Record<string, string> = { redirect_to: APP }) {
@@ -445,20 +445,18 @@ export function socialScenarios(
     });
   });
 
-  if (ban) {
-    describe(`${name}: a banned user`, () => {
-      test('cannot trade a code issued before the ban (403 user_banned), nor sign in again (?error=user_banned)', async () => {
-        const { acme } = peers();
-        const sub = subject();
-        acme.setAccount(sub, { email: uniqueEmail('banned'), email_verified: true });
-        const { user } = await signIn('acme', acme, sub);
-        const pending = backAtApp(await flow('acme', acme, { as: sub })).get('code');
-        ban(user.id as string);
-        isError(await client(base()).post('/auth/oauth/exchange', { code: pending }), 403, 'user_banned');
-        assert.equal(backAtApp(await flow('acme', acme, { as: sub })).get('error'), 'user_banned');
-      });
+  describe(`${name}: a banned user`, () => {
+    test('cannot trade a code issued before the ban (403 user_banned), nor sign in again (?error=user_banned)', async () => {
+      const { acme } = peers();
+      const sub = subject();
+      acme.setAccount(sub, { email: uniqueEmail('banned'), email_verified: true });
+      const { user } = await signIn('acme', acme, sub);
+      const pending = backAtApp(await flow('acme', acme, { as: sub })).get('code');
+      await ban(user.id as string);
+      isError(await client(base()).post('/auth/oauth/exchange', { code: pending }), 403, 'user_banned');
+      assert.equal(backAtApp(await flow('acme', acme, { as: sub })).get('error'), 'user_banned');
     });
-  }
+  });
 
   describe(`${name}: social accounts and linking`, () => {
     async function passwordUser(tag: string) {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ADMIN_SERVER_ENV, adminBan, adminScenarios } from './admin-scenarios.ts';
 import { claimsOf, client, eventually, uniqueEmail } from './client.ts';
 import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
 import { hostileScenarios } from './hostile-scenarios.ts';
@@ -76,6 +76,7 @@ before(async () => {
     PUBLIC_URL: gatewayA,
     ...TEST_SERVER_ENV,
     ...EMAIL_SERVER_ENV,
+    ...ADMIN_SERVER_ENV,
     SMTP_URL: mailbox.url,
     NATS_URL: `nats://127.0.0.1:${natsPort}`,
     REDIS_URL: `redis://127.0.0.1:${redisPort}`,
@@ -135,9 +136,13 @@ socialScenarios(
   () => gatewayB,
   () => social,
   () => mailbox,
-  (userId) => {
-    execFileSync('psql', [db.url, '-qc', `UPDATE users SET banned = true WHERE id = '${userId}'`], { stdio: 'pipe' });
-  },
+  (userId) => adminBan(gatewayA, userId),
+);
+// Every change is made at gateway A, and its effect on live tokens checked at gateway B.
+adminScenarios(
+  'stack',
+  () => gatewayA,
+  () => gatewayB,
 );
 
 describe('stack: the mailer loses nothing', () => {
