@@ -9,6 +9,7 @@ import { emailVerificationRoutes } from './account/email-verification.routes.ts'
 import { identityRoutes } from './account/identities.routes.ts';
 import { passwordRoutes } from './account/password.routes.ts';
 import { adminUserRoutes } from './admin/admin-users.routes.ts';
+import { invitationRoutes } from './admin/invitations.routes.ts';
 import { authenticator, documentTokenRequired, usesRequireAuth } from './auth/authenticate.ts';
 import { ACCESS_COOKIE, allowedOrigins } from './auth/cookies.ts';
 import { RevocationSet } from './auth/revocations.ts';
@@ -29,6 +30,7 @@ import { totpRoutes } from './second-factors/totp.routes.ts';
 import { refreshRoutes } from './sessions/refresh.routes.ts';
 import { sessionRoutes } from './sessions/session.routes.ts';
 import { guestSignIn } from './sign-in/guest.routes.ts';
+import { invitationSignIn } from './sign-in/invitation.routes.ts';
 import { magicLinkSignIn } from './sign-in/magic-link.routes.ts';
 import { passkeySignIn } from './sign-in/passkey.routes.ts';
 import { passwordSignIn } from './sign-in/password.routes.ts';
@@ -165,6 +167,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   await app.register(passkeySignIn, { ctx });
   await app.register(secondFactorSignIn, { ctx });
   await app.register(socialSignIn, { ctx });
+  await app.register(invitationSignIn, { ctx });
   // The signed-in user's sessions, account and second factors.
   await app.register(refreshRoutes, { ctx });
   await app.register(sessionRoutes, { ctx });
@@ -175,6 +178,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   await app.register(totpRoutes, { ctx });
   await app.register(passkeyRoutes, { ctx });
   await app.register(adminUserRoutes, { ctx });
+  await app.register(invitationRoutes, { ctx });
   // Pages and discovery.
   await app.register(confirmRoutes);
   await app.register(discoveryRoutes, { ctx, verifier, pingStore: () => deps.rateLimitStore.ping() });

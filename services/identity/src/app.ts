@@ -11,6 +11,8 @@ import { registerEmailVerificationHandlers } from './email-verification/email-ve
 import { EmailVerification } from './email-verification/email-verification.ts';
 import { registerIdentitiesHandlers } from './identities/identities.handlers.ts';
 import { IdentitiesStore } from './identities/identities.store.ts';
+import { registerInvitationHandlers } from './invitations/invitations.handlers.ts';
+import { Invitations } from './invitations/invitations.ts';
 import { registerMagicLinkHandlers } from './magic-link/magic-link.handlers.ts';
 import { MagicLink } from './magic-link/magic-link.ts';
 import { OneTimeTokens } from './one-time-tokens/one-time-tokens.ts';
@@ -94,10 +96,21 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
         timeoutMs: config.oauthTimeoutMs,
       }),
   );
-  const social = new SocialSignIn({ providers, flows, identities, store, events, peers, mail: accountMail, log });
+  const social = new SocialSignIn({
+    providers,
+    flows,
+    identities,
+    store,
+    events,
+    peers,
+    mail: accountMail,
+    log,
+  });
   registerSocialSignInHandlers(bus, social);
   registerIdentitiesHandlers(bus, identities);
   registerAdminUserHandlers(bus, new AdminUsers({ store, events }));
+  const invitations = new Invitations({ db, store, tokens, passwords, events, mail: accountMail });
+  registerInvitationHandlers(bus, invitations);
   bus.serve('identity.health.check', async () => {
     await pingDatabase(db);
     return { ok: true };

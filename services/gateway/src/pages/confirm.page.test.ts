@@ -6,6 +6,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import {
   EmailVerifyBody,
+  InvitationAcceptBody,
   LoginMfaBody,
   MagicLinkVerifyBody,
   type MfaChallenge,
@@ -29,6 +30,7 @@ const MFA_CODE = 'exchange-code-mfa';
 const MFA_TOKEN = 'mfa-token-1';
 const TOTP = '123456';
 const MAGIC_MFA_TOKEN = 'magic-link-token-mfa';
+const INVITATION_TOKEN = 'invitation-token-good';
 
 type Call = { path: string; contentType: string | undefined; body: unknown };
 let calls: Call[] = [];
@@ -73,6 +75,12 @@ async function pageServer(): Promise<FastifyInstance> {
   app.post('/auth/magic-link/verify', { schema: { body: MagicLinkVerifyBody } }, async (request) => {
     if (request.body.token === MAGIC_MFA_TOKEN) return challenge;
     throw new AppError('invalid_one_time_token', 'this link is invalid or has expired');
+  });
+  app.post('/auth/invitations/accept', { schema: { body: InvitationAcceptBody } }, async (request, reply) => {
+    if (request.body.token !== INVITATION_TOKEN) {
+      throw new AppError('invalid_one_time_token', 'this link is invalid or has expired');
+    }
+    return request.body.auth_mode === 'cookie' ? signedIn(reply) : {};
   });
   app.post('/auth/email/verify', { schema: { body: EmailVerifyBody } }, async () => {
     throw new AppError('invalid_one_time_token', 'this link is invalid or has expired');
@@ -268,6 +276,39 @@ describe('the confirm page in Chromium', () => {
         callsTo('/auth/email/verify').map((c) => c.body),
         [{ token: 'stale-token' }],
       );
+    });
+  });
+
+  test('an invitation asks for a name and a password, accepts on a click in cookie mode, and says signed in', {
+    timeout: 20_000,
+  }, async () => {
+    await withPage(`/auth/confirm?token=${INVITATION_TOKEN}&type=invitation`, async (page) => {
+      await page.locator('#go').waitFor({ state: 'visible', timeout: WAIT_MS });
+      assert.equal(await page.locator('#title').textContent(), 'Accept the invitation');
+      assert.equal(await page.locator('#go').textContent(), 'Create account');
+      assert.equal(await page.locator('#name').isVisible(), true);
+      assert.equal(await page.locator('#name').getAttribute('autocomplete'), 'name');
+      assert.equal(await page.locator('#password').isVisible(), true);
+      assert.equal(await page.locator('#password').getAttribute('autocomplete'), 'new-password');
+      assert.match(String(await page.locator('#password-field').textContent()), /Choose a password/);
+      assert.equal(await page.locator('#mfa-code').isVisible(), false);
+      assert.equal(calls.length, 0, 'nothing is sent on load');
+      await page.fill('#name', '  Ada Lovelace ');
+      await page.fill('#password', 'correct horse battery');
+      await page.click('#go');
+      await statusSays(page, 'you are signed in');
+      assert.deepEqual(
+        calls.map((c) => [c.path, c.body]),
+        [
+          [
+            '/auth/invitations/accept',
+            { token: INVITATION_TOKEN, password: 'correct horse battery', name: 'Ada Lovelace', auth_mode: 'cookie' },
+          ],
+        ],
+      );
+      assert.equal(await page.locator('#form').isHidden(), true);
+      assert.equal(await page.locator('#status').getAttribute('class'), 'ok');
+      assert.deepEqual(await cookieNames(page), ['gh_access', 'gh_refresh']);
     });
   });
 

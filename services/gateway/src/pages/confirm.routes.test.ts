@@ -29,6 +29,7 @@ test('the confirm page runs only its own script, and leaks the token to no one',
     '/auth/email/verify',
     '/auth/password/reset',
     '/auth/magic-link/verify',
+    '/auth/invitations/accept',
     '/auth/oauth/exchange',
     '/auth/login/mfa',
   ]) {

@@ -7,9 +7,10 @@ const page = readFileSync(new URL('./confirm.page.html', import.meta.url), 'utf8
 /**
  * `GET /auth/confirm`: where emailed links and social sign-in land when no
  * `redirect_to` was given. A static page that reads its own URL:
- * - `?token=&type=verify_email|reset_password|magic_link` (a mailed link):
- *   on a click (never on load: mail scanners open links) it posts the token
- *   to the matching API route;
+ * - `?token=&type=verify_email|reset_password|magic_link|invitation` (a
+ *   mailed link): on a click (never on load: mail scanners open links) it
+ *   posts the token to the matching API route (an invitation with the
+ *   password and the optional name typed, in cookie mode);
  * - `?code=` (social sign-in; never mailed, 60 s, single use): traded at once
  *   with POST /auth/oauth/exchange in cookie mode, then, when the answer is
  *   the MfaChallenge, a TOTP code is asked for and sent to POST

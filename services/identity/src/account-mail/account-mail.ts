@@ -1,6 +1,11 @@
 import type { MailTemplateName } from '@gatehouse/contracts';
 import { type Logger, type MailQueue, newId } from '@gatehouse/kit';
-import { type OneTimeTokens, TOKEN_TTL_SECONDS, type TokenPurpose } from '../one-time-tokens/one-time-tokens.ts';
+import {
+  type OneTimeTokenRow,
+  type OneTimeTokens,
+  TOKEN_TTL_SECONDS,
+  type TokenPurpose,
+} from '../one-time-tokens/one-time-tokens.ts';
 import type { UserRow, UsersStore } from '../users/users.store.ts';
 
 export interface AccountMailDeps {
@@ -29,7 +34,7 @@ function humanDuration(seconds: number): string {
 
 /**
  * What every emailed flow shares: the mailing of a one-time link (email
- * verification, password reset, magic link), and the notices of a changed
+ * verification, password reset, magic link, invitation), and the notices of a changed
  * password or an added sign-in method. The mails go to the durable mail
  * queue, which the mailer service renders and delivers. Links lead to
  * `redirect_to` (already checked against the allow-list by the gateway) or to
@@ -51,14 +56,54 @@ export class AccountMail {
     requestId: string | undefined,
   ): Promise<void> {
     const { token } = await this.#deps.tokens.issue({ projectId: user.project_id, userId: user.id, email, purpose });
+    await this.#mailLink(user, email, purpose, token, redirectTo, {}, requestId);
+  }
+
+  /**
+   * Issues an invitation (a token of purpose `invitation` that gives `role`)
+   * for `email` and mails its link there; the stored row, whose id names the
+   * invitation. One that could not be queued is retired, so no invitation
+   * is left open that nobody received. Throws `service_unavailable`.
+   */
+  async sendInvitation(
+    projectId: string,
+    email: string,
+    invitation: { role: 'admin' | 'user'; invitedBy: string },
+    redirectTo: string | undefined,
+    requestId: string | undefined,
+  ): Promise<OneTimeTokenRow> {
+    const { tokens, log } = this.#deps;
+    const { token, row } = await tokens.issue({ projectId, userId: null, email, purpose: 'invitation', invitation });
+    const recipient = { project_id: projectId, name: null };
+    try {
+      await this.#mailLink(recipient, email, 'invitation', token, redirectTo, { role: invitation.role }, requestId);
+    } catch (err) {
+      await tokens.retire(projectId, 'invitation', row.id).catch((retireErr: unknown) => {
+        log.error({ err: retireErr, invitationId: row.id }, 'could not retire an invitation that was not mailed');
+      });
+      throw err;
+    }
+    return row;
+  }
+
+  /** Mails `token`'s link: to `redirectTo` or PUBLIC_URL/auth/confirm, with `?token=&type=<purpose>`. */
+  #mailLink(
+    user: Pick<UserRow, 'project_id' | 'name'>,
+    email: string,
+    purpose: TokenPurpose,
+    token: string,
+    redirectTo: string | undefined,
+    vars: Record<string, string>,
+    requestId: string | undefined,
+  ): Promise<void> {
     const link = new URL(redirectTo ?? `${this.#deps.publicUrl}/auth/confirm`);
     link.searchParams.set('token', token);
     link.searchParams.set('type', purpose);
-    await this.#enqueue(
+    return this.#enqueue(
       user,
       email,
       purpose,
-      { link: link.toString(), expires_in: humanDuration(TOKEN_TTL_SECONDS[purpose]) },
+      { ...vars, link: link.toString(), expires_in: humanDuration(TOKEN_TTL_SECONDS[purpose]) },
       requestId,
     );
   }

@@ -107,6 +107,29 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('identities_user_idx').on('identities').column('user_id').execute();
     },
   },
+  '0005_invitations': {
+    async up(db: AnyDb) {
+      // An invitation is a one-time token of purpose `invitation` (hash only, single use, retired
+      // by a newer one to the same address) that also names the role it gives and who sent it.
+      // `invited_by` is a record, not a reference: the invitation outlives its sender's account.
+      await db.schema.alterTable('one_time_tokens').addColumn('role', 'text').addColumn('invited_by', 'uuid').execute();
+      await db.schema
+        .alterTable('one_time_tokens')
+        .addCheckConstraint(
+          'one_time_tokens_invitation_role_check',
+          sql`(purpose = 'invitation') = (role is not null) and (role is null or role in ('admin', 'user'))`,
+        )
+        .execute();
+      // The open invitations of a project, newest first (GET /admin/invitations).
+      await db.schema
+        .createIndex('one_time_tokens_open_invitations_idx')
+        .on('one_time_tokens')
+        .columns(['project_id', 'created_at'])
+        .where(sql.ref('used_at'), 'is', null)
+        .where(sql.ref('purpose'), '=', 'invitation')
+        .execute();
+    },
+  },
 };
 
 /** Any constant identifies "the identity schema migration" among advisory locks. */

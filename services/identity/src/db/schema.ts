@@ -50,7 +50,12 @@ export interface OneTimeTokensTable {
   /** Only a hash of the token is stored: a database leak yields no usable token. */
   token_hash: string;
   expires_at: Date;
+  /** When it was used, retired by a newer token of its address and purpose, or (an invitation) revoked. */
   used_at: Date | null;
+  /** The role an invitation gives; set for purpose `invitation` only (a check constraint holds it). */
+  role: ColumnType<'admin' | 'user' | null, 'admin' | 'user' | null | undefined, never>;
+  /** Who sent an invitation (a user id, kept when that user is deleted); null for other purposes. */
+  invited_by: ColumnType<string | null, string | null | undefined, never>;
   created_at: CreatedAt;
 }
 

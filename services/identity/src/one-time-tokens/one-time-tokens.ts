@@ -38,17 +38,21 @@ export class OneTimeTokens {
     this.#db = db;
   }
 
-  /** A new token; its clear text is returned here and nowhere stored. */
+  /**
+   * A new token; its clear text is returned here and nowhere stored. An
+   * invitation's token also records the role it gives and who sent it.
+   */
   async issue(input: {
     projectId: string;
     userId: string | null;
     email: string;
     purpose: TokenPurpose;
-  }): Promise<{ token: string; expiresAt: Date }> {
+    invitation?: { role: 'admin' | 'user'; invitedBy: string };
+  }): Promise<{ token: string; expiresAt: Date; row: OneTimeTokenRow }> {
     const token = randomBytes(32).toString('base64url');
     const expiresAt = new Date(Date.now() + TOKEN_TTL_SECONDS[input.purpose] * 1000);
     const email = input.email.toLowerCase();
-    await withDatabaseErrors(() =>
+    const row = await withDatabaseErrors(() =>
       this.#db.transaction().execute(async (trx) => {
         await trx
           .updateTable('one_time_tokens')
@@ -58,7 +62,7 @@ export class OneTimeTokens {
           .where('purpose', '=', input.purpose)
           .where('used_at', 'is', null)
           .execute();
-        await trx
+        return trx
           .insertInto('one_time_tokens')
           .values({
             id: newId(),
@@ -68,11 +72,48 @@ export class OneTimeTokens {
             purpose: input.purpose,
             token_hash: hashOf(token),
             expires_at: expiresAt,
+            ...(input.invitation ? { role: input.invitation.role, invited_by: input.invitation.invitedBy } : {}),
           })
-          .execute();
+          .returningAll()
+          .executeTakeFirstOrThrow();
       }),
     );
-    return { token, expiresAt };
+    return { token, expiresAt, row };
+  }
+
+  /** The project's tokens of `purpose` that could be used now (unused, unexpired), newest first. */
+  async listOpen(projectId: string, purpose: TokenPurpose): Promise<OneTimeTokenRow[]> {
+    return withDatabaseErrors(() =>
+      this.#db
+        .selectFrom('one_time_tokens')
+        .selectAll()
+        .where('project_id', '=', projectId)
+        .where('purpose', '=', purpose)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', sql<Date>`now()`)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .execute(),
+    );
+  }
+
+  /**
+   * Retires the token with this id (marks it used) when it is of this
+   * purpose and project, and could be used now: true when it did.
+   */
+  async retire(projectId: string, purpose: TokenPurpose, id: string): Promise<boolean> {
+    const result = await withDatabaseErrors(() =>
+      this.#db
+        .updateTable('one_time_tokens')
+        .set({ used_at: sql`now()` })
+        .where('id', '=', id)
+        .where('project_id', '=', projectId)
+        .where('purpose', '=', purpose)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', sql<Date>`now()`)
+        .executeTakeFirst(),
+    );
+    return result.numUpdatedRows > 0n;
   }
 
   /**
