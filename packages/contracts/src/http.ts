@@ -13,6 +13,7 @@ import {
 import {
   AdminUser,
   Amr,
+  ApiKey,
   AssignableRole,
   AvatarUrl,
   Invitation,
@@ -261,3 +262,20 @@ export const InvitationAcceptBody = Body({
   name: Type.Optional(Type.String({ maxLength: 200 })),
   auth_mode: AuthMode,
 });
+
+// User API keys.
+export const ApiKeyCreateBody = Body({
+  name: Type.String({ minLength: 1, maxLength: 100 }),
+  /** Days until the key stops working; without it, it works until revoked. */
+  expires_in_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+});
+/** `key` is shown this once: only its hash is stored. */
+export const ApiKeyCreated = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  prefix: Type.String(),
+  key: Type.String(),
+  created_at: Timestamp,
+  expires_at: Type.Union([Timestamp, Type.Null()]),
+});
+export const ApiKeysResponse = Type.Object({ api_keys: Type.Array(ApiKey) });

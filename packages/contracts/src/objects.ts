@@ -67,6 +67,19 @@ export const Invitation = Type.Object({
 });
 export type Invitation = Static<typeof Invitation>;
 
+/** A user API key as its owner sees it: never the key itself, which is shown once, at creation. */
+export const ApiKey = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  /** The key's first characters (`uk_` and 8 more), to tell keys apart. */
+  prefix: Type.String(),
+  created_at: Timestamp,
+  /** Updated in batches: up to a minute behind. */
+  last_used_at: Type.Union([Timestamp, Type.Null()]),
+  expires_at: Type.Union([Timestamp, Type.Null()]),
+});
+export type ApiKey = Static<typeof ApiKey>;
+
 /** A session as listed to its owner. */
 export const SessionInfo = Type.Object({
   id: Uuid,

@@ -34,6 +34,11 @@ export const requests = {
   identityInvitationList: 'identity.invitation.list',
   identityInvitationRevoke: 'identity.invitation.revoke',
   identityInvitationAccept: 'identity.invitation.accept',
+  identityApiKeyCreate: 'identity.api_key.create',
+  identityApiKeyList: 'identity.api_key.list',
+  identityApiKeyRevoke: 'identity.api_key.revoke',
+  identityApiKeyVerify: 'identity.api_key.verify',
+  identityApiKeyTouch: 'identity.api_key.touch',
   sessionCreate: 'session.session.create',
   sessionRefresh: 'session.session.refresh',
   sessionRevoke: 'session.session.revoke',
@@ -73,6 +78,7 @@ export const events = {
   sessionRevoked: 'events.session.revoked',
   mfaChanged: 'events.mfa.changed',
   keysRotated: 'events.keys.rotated',
+  apiKeysRevoked: 'events.api_keys.revoked',
 } as const;
 
 export type RequestSubject = (typeof requests)[keyof typeof requests];

@@ -1,3 +1,4 @@
+export { API_KEY_PREFIX, apiKeyHash, isApiKeyShaped, newApiKey } from './api-keys.ts';
 export {
   Bus,
   type EventSubjectName,

@@ -5,12 +5,14 @@ import swaggerUi from '@fastify/swagger-ui';
 import { AppError, type Bus, type Config, type Logger } from '@gatehouse/kit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { accountRoutes } from './account/account.routes.ts';
+import { apiKeyRoutes } from './account/api-keys.routes.ts';
 import { emailVerificationRoutes } from './account/email-verification.routes.ts';
 import { identityRoutes } from './account/identities.routes.ts';
 import { passwordRoutes } from './account/password.routes.ts';
 import { adminUserRoutes } from './admin/admin-users.routes.ts';
 import { invitationRoutes } from './admin/invitations.routes.ts';
-import { authenticator, documentTokenRequired, usesRequireAuth } from './auth/authenticate.ts';
+import { ApiKeyCache } from './auth/api-key-cache.ts';
+import { authenticator, documentAuthRequired, usesCheck } from './auth/authenticate.ts';
 import { ACCESS_COOKIE, allowedOrigins } from './auth/cookies.ts';
 import { RevocationSet } from './auth/revocations.ts';
 import { TokenVerifier } from './auth/token-verifier.ts';
@@ -50,7 +52,11 @@ export interface Gateway {
   app: FastifyInstance;
   revocations: RevocationSet;
   verifier: TokenVerifier;
+  keys: ApiKeyCache;
 }
+
+/** How often the uses of API keys are sent to identity (their `last_used_at`). */
+const API_KEY_TOUCH_MS = 30_000;
 
 /** The contract's body limit: 64 KiB, above which a request is 413. */
 const BODY_LIMIT = 64 * 1024;
@@ -93,14 +99,27 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     refreshesPerIpPerMinute: config.rateLimitRefreshPerIpPerMinute,
   });
   const origins = allowedOrigins(config);
+  const keys = new ApiKeyCache();
+  const busFor = (request: { id: string }) => bus.for(request.id);
+  const { requireAuth, requireToken } = authenticator({
+    verifier,
+    revocations,
+    keys,
+    busFor,
+    hitIp: (ip) => limits.hitIp(ip),
+    origins,
+    maxStaleMs: config.accessTokenTtl * 1000,
+  });
   const ctx: GatewayContext = {
-    busFor: (request) => bus.for(request.id),
+    busFor,
     config,
     revocations,
+    keys,
     limits,
     origins,
     redirects: parseAllowlist(config.redirectAllowlist),
-    requireAuth: authenticator(verifier, revocations, origins, config.accessTokenTtl * 1000),
+    requireAuth,
+    requireToken,
   };
 
   app.decorateRequest('auth', null);
@@ -134,6 +153,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'a user API key (uk_...)' },
           cookie: {
             type: 'apiKey',
             in: 'cookie',
@@ -157,7 +177,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   // A route that authenticates by its own preHandler says so in the document (plugins that
   // authenticate all their routes do it with requireAuthFor).
   app.addHook('onRoute', (route) => {
-    if (usesRequireAuth(route, ctx.requireAuth)) documentTokenRequired(route);
+    if (usesCheck(route, ctx.requireAuth)) documentAuthRequired(route, true);
+    else if (usesCheck(route, ctx.requireToken)) documentAuthRequired(route, false);
   });
   // Sign-in, one plugin per method; each ends in sign-in/complete-sign-in.ts. A new method
   // (social sign-in) is one more plugin here.
@@ -177,13 +198,14 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   await app.register(identityRoutes, { ctx });
   await app.register(totpRoutes, { ctx });
   await app.register(passkeyRoutes, { ctx });
+  await app.register(apiKeyRoutes, { ctx });
   await app.register(adminUserRoutes, { ctx });
   await app.register(invitationRoutes, { ctx });
   // Pages and discovery.
   await app.register(confirmRoutes);
   await app.register(discoveryRoutes, { ctx, verifier, pingStore: () => deps.rateLimitStore.ping() });
 
-  return { app, revocations, verifier };
+  return { app, revocations, verifier, keys };
 }
 
 /**
@@ -194,11 +216,17 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
 export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
   const { bus, config, log } = deps;
   const gateway = await buildGateway(deps);
-  const { revocations, verifier } = gateway;
+  const { revocations, verifier, keys } = gateway;
 
   bus.subscribe('events.session.revoked', (event) => {
     for (const id of event.session_ids) revocations.add(id, event.until);
   });
+  // A key works with its user's role and while its user may sign in: a change to the user is
+  // asked about again, a revoked key dropped.
+  bus.subscribe('events.api_keys.revoked', (event) => keys.revoke(event.key_ids));
+  for (const subject of ['events.user.updated', 'events.user.deleted', 'events.user.password_changed'] as const) {
+    bus.subscribe(subject, (event) => keys.dropUser(event.user_id));
+  }
   bus.subscribe('events.keys.rotated', (event) => verifier.refreshKeys(event.kid));
 
   let closed = false;
@@ -211,10 +239,14 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
   };
   // Events may be missed while NATS is away: from the disconnect until a full reload has
   // succeeded the set is stale, and past ACCESS_TOKEN_TTL the gateway refuses tokens (503).
-  bus.transport.onDisconnect(() => revocations.markStale());
+  bus.transport.onDisconnect(() => {
+    revocations.markStale();
+    keys.clear();
+  });
   let resyncing = false;
   bus.transport.onReconnect(() => {
     revocations.markStale();
+    keys.clear();
     // One reload at a time; one running when the bus is lost again sees it and goes round again.
     if (resyncing) return;
     resyncing = true;
@@ -224,14 +256,29 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
   });
   await retry(sync, log, () => closed);
 
-  const pruner = setInterval(() => revocations.prune(), 60_000);
+  const pruner = setInterval(() => {
+    revocations.prune();
+    keys.prune();
+  }, 60_000);
   pruner.unref();
+  // last_used_at without a write per request: the uses of the last period, in one message.
+  const touchUses = async () => {
+    const uses = keys.takeUses();
+    if (uses.length === 0) return;
+    await bus.request('identity.api_key.touch', { uses }).catch((err) => {
+      log.warn({ err, keys: uses.length }, 'could not record API key uses');
+    });
+  };
+  const toucher = setInterval(() => void touchUses(), API_KEY_TOUCH_MS);
+  toucher.unref();
   await gateway.app.listen({ port: config.port, host: config.host });
   return {
     app: gateway.app,
     close: async () => {
       closed = true;
       clearInterval(pruner);
+      clearInterval(toucher);
+      await touchUses();
       await gateway.app.close();
     },
   };

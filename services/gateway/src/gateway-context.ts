@@ -1,5 +1,6 @@
 import type { Config, RequestBus } from '@gatehouse/kit';
 import type { FastifyRequest } from 'fastify';
+import type { ApiKeyCache } from './auth/api-key-cache.ts';
 import type { RequireAuth } from './auth/authenticate.ts';
 import type { RevocationSet } from './auth/revocations.ts';
 import type { AllowedPrefix } from './http/redirects.ts';
@@ -14,8 +15,13 @@ export interface GatewayContext {
   busFor(request: FastifyRequest): RequestBus;
   config: Config;
   revocations: RevocationSet;
+  /** Verified API keys, by hash: revoke here at once (the event reaches the other replicas). */
+  keys: ApiKeyCache;
   limits: SignInLimits;
+  /** A token or an API key. */
   requireAuth: RequireAuth;
+  /** A token only: the routes that manage keys, sign-in methods, the password, sessions. */
+  requireToken: RequireAuth;
   /** Origins whose pages may use cookie mode (CSRF check). */
   origins: ReadonlySet<string>;
   /** REDIRECT_ALLOWLIST, parsed: where emailed links may lead. */

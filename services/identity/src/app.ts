@@ -5,6 +5,8 @@ import { AccountMail } from './account-mail/account-mail.ts';
 import { busPeers } from './account-peers.ts';
 import { registerAdminUserHandlers } from './admin-users/admin-users.handlers.ts';
 import { AdminUsers } from './admin-users/admin-users.ts';
+import { registerApiKeyHandlers } from './api-keys/api-keys.handlers.ts';
+import { ApiKeys } from './api-keys/api-keys.ts';
 import { pingDatabase } from './db/database.ts';
 import type { Database } from './db/schema.ts';
 import { registerEmailVerificationHandlers } from './email-verification/email-verification.handlers.ts';
@@ -71,19 +73,21 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
   const accountMail = new AccountMail({ store, tokens, mail, publicUrl: config.publicUrl, log });
   const verification = new EmailVerification({ store, tokens, events, mail: accountMail });
   const identities = new IdentitiesStore(db);
+  const apiKeys = new ApiKeys({ db, store, bus, log });
   const reset = new PasswordReset({
     store,
     tokens,
     passwords,
     peers,
     identities,
+    apiKeys,
     events,
     mail: accountMail,
     resetRemovesFactorsDays: config.resetRemovesFactorsDays,
     log,
   });
   const change = new PasswordChange({ store, passwords, events, mail: accountMail });
-  const magicLink = new MagicLink({ store, tokens, peers, identities, events, mail: accountMail, log });
+  const magicLink = new MagicLink({ store, tokens, peers, identities, apiKeys, events, mail: accountMail, log });
   registerUserHandlers(bus, users, verification);
   registerEmailVerificationHandlers(bus, verification);
   registerPasswordHandlers(bus, reset, change);
@@ -103,12 +107,14 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
     store,
     events,
     peers,
+    apiKeys,
     mail: accountMail,
     log,
   });
   registerSocialSignInHandlers(bus, social);
   registerIdentitiesHandlers(bus, identities);
   registerAdminUserHandlers(bus, new AdminUsers({ store, events }));
+  registerApiKeyHandlers(bus, apiKeys);
   const invitations = new Invitations({ db, store, tokens, passwords, events, mail: accountMail });
   registerInvitationHandlers(bus, invitations);
   bus.serve('identity.health.check', async () => {

@@ -20,6 +20,13 @@ export const eventSchemas = {
     until: Type.Integer(),
     reason: Type.String(),
   }),
+  /** Keys that stop working now: revoked by their owner, or all of a user's at a password reset. */
+  [events.apiKeysRevoked]: Type.Object({
+    v: Type.Literal(1),
+    project_id: Uuid,
+    user_id: Uuid,
+    key_ids: Type.Array(Uuid),
+  }),
   [events.keysRotated]: Type.Object({ v: Type.Literal(1), kid: Type.String() }),
   [events.mfaChanged]: Type.Composite([
     UserEvent,

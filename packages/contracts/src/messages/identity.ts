@@ -8,7 +8,7 @@ import {
   SocialProvider,
 } from '../fields.ts';
 import { AuthMode } from '../http.ts';
-import { AssignableRole, AvatarUrl, Invitation, Metadata, UserRecord, Uuid } from '../objects.ts';
+import { ApiKey, AssignableRole, AvatarUrl, Invitation, Metadata, Role, UserRecord, Uuid } from '../objects.ts';
 import { requests } from '../subjects.ts';
 import { Client, Email, Empty, EmptyRequest, RedirectTo, Request } from './shapes.ts';
 
@@ -299,5 +299,48 @@ export const identityRequests = {
       name: Type.Optional(Type.String({ maxLength: 200 })),
     }),
     response: Type.Object({ user: UserRecord }),
+  },
+  // User API keys. The gateway hashes a key (kit `apiKeyHash`) before it asks about it.
+  [requests.identityApiKeyCreate]: {
+    /** `key` is in this answer only. Throws `forbidden` for a guest, `not_found`. */
+    request: Request({
+      project_id: Uuid,
+      user_id: Uuid,
+      name: Type.String({ minLength: 1, maxLength: 100 }),
+      expires_in_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 3650 })),
+    }),
+    response: Type.Object({ api_key: ApiKey, key: Type.String() }),
+  },
+  [requests.identityApiKeyList]: {
+    /** The user's keys that are not revoked, expired ones included (so they can be seen and removed). */
+    request: Request({ project_id: Uuid, user_id: Uuid }),
+    response: Type.Object({ api_keys: Type.Array(ApiKey) }),
+  },
+  [requests.identityApiKeyRevoke]: {
+    /** Throws `not_found` (also another user's key). Publishes `events.api_keys.revoked`. */
+    request: Request({ project_id: Uuid, user_id: Uuid, key_id: Uuid }),
+    response: Empty,
+  },
+  [requests.identityApiKeyVerify]: {
+    /**
+     * Who the key with this hash acts as, when it works now (not revoked, not
+     * expired, its user not banned), with the user's current role. Throws
+     * `unauthorized` otherwise, the same for every reason.
+     */
+    request: Request({ key_hash: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
+    response: Type.Object({
+      key_id: Uuid,
+      project_id: Uuid,
+      user_id: Uuid,
+      role: Role,
+      expires_at: Type.Union([Type.String(), Type.Null()]),
+    }),
+  },
+  [requests.identityApiKeyTouch]: {
+    /** When keys were last used, gathered by a gateway and sent in one batch. */
+    request: Request({
+      uses: Type.Array(Type.Object({ key_id: Uuid, at: Type.String({ format: 'date-time' }) }), { maxItems: 10_000 }),
+    }),
+    response: Empty,
   },
 };

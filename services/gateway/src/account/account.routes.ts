@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DeleteMeBody, NoContent, PatchMeBody, User } from '@gatehouse/contracts';
-import { authOf, requireAuthFor } from '../auth/authenticate.ts';
+import { authOf, refuseApiKey, requireAuthFor } from '../auth/authenticate.ts';
 import { signedInRecently } from '../auth/step-up.ts';
 import { type GatewayContext, markRevoked } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
@@ -10,7 +10,7 @@ const errors = errorResponses(400, 401, 403, 404, 429, 503);
 
 /** The signed-in user's own account: read, update, delete. */
 export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
-  requireAuthFor(app, ctx.requireAuth);
+  requireAuthFor(app, ctx.requireAuth, ctx);
 
   app.get('/auth/me', { schema: { tags: ['account'], response: { 200: User, ...errors } } }, async (request) => {
     const { claims, projectId } = authOf(request);
@@ -46,6 +46,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
     },
     async (request, reply) => {
       const auth = authOf(request);
+      refuseApiKey(auth);
       const { claims, projectId } = auth;
       const bus = ctx.busFor(request);
       const password = request.body.password;
@@ -61,6 +62,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
         reason: 'account_deleted',
       });
       markRevoked(ctx, [...session_ids, claims.sid]);
+      ctx.keys.dropUser(claims.sub);
       return reply.code(204).send();
     },
   );

@@ -24,7 +24,7 @@ const errors = errorResponses(400, 401, 403, 404, 409, 429, 503);
  * and links instead), and unlink one unless it is the last way in.
  */
 export const identityRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
-  requireAuthFor(app, ctx.requireAuth);
+  requireAuthFor(app, ctx.requireToken, ctx);
 
   app.get(
     '/auth/identities',

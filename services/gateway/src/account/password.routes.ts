@@ -28,7 +28,7 @@ export const passwordRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> 
   app.post(
     '/auth/password/change',
     {
-      preHandler: ctx.requireAuth,
+      preHandler: ctx.requireToken,
       schema: { tags: ['account'], body: PasswordChangeBody, response: { 204: NoContent, ...errors } },
     },
     async (request, reply) => {

@@ -16,6 +16,6 @@ function adminOnly(request: FastifyRequest, _reply: unknown, done: HookHandlerDo
 
 /** Every route registered after this in `app`'s plugin is an admin route. */
 export function adminRoutesOf(app: FastifyInstance, ctx: GatewayContext): void {
-  requireAuthFor(app, ctx.requireAuth);
+  requireAuthFor(app, ctx.requireAuth, ctx);
   app.addHook('preHandler', adminOnly);
 }

@@ -30,8 +30,13 @@ const DEFAULT_LIMIT = 50;
 export const adminUserRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
   adminRoutesOf(app, ctx);
 
-  /** Ends every session of `userId` and drops them from this replica's set before answering. */
+  /**
+   * Ends every session of `userId` and drops them from this replica's set before answering; the
+   * user's API keys are asked about again here at once (identity refuses those of a banned or
+   * deleted user, and gives the new role), on the other replicas when the user event reaches them.
+   */
   const endSessions = async (request: FastifyRequest, userId: string, reason: string): Promise<number> => {
+    ctx.keys.dropUser(userId);
     const { session_ids } = await ctx.busFor(request).request('session.user.revoke', { user_id: userId, reason });
     markRevoked(ctx, session_ids);
     return session_ids.length;

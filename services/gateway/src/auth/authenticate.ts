@@ -1,14 +1,22 @@
 import { type AccessClaims, DEFAULT_PROJECT_ID } from '@gatehouse/contracts';
-import { AppError } from '@gatehouse/kit';
+import { AppError, apiKeyHash, isApiKeyShaped, type RequestBus } from '@gatehouse/kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
+import type { ApiKeyCache, KeyHolder } from './api-key-cache.ts';
 import { ACCESS_COOKIE, checkCsrf, cookieValue } from './cookies.ts';
 import type { RevocationSet } from './revocations.ts';
 import type { TokenVerifier } from './token-verifier.ts';
 
 /** Who a request is, once authenticated. */
 export interface Auth {
+  /**
+   * The access token's claims; for an API key, the same shape made from the
+   * key (`sid` is the key's id, `amr` `["api_key"]`, `auth_time` 0: a key is
+   * never a recent sign-in).
+   */
   claims: AccessClaims;
   projectId: string;
+  /** The API key the request came with, or null for an access token. */
+  apiKeyId: string | null;
 }
 
 declare module 'fastify' {
@@ -22,70 +30,184 @@ export type RequireAuth = (request: FastifyRequest, reply: FastifyReply, done: H
 
 /** How a signed-in caller authenticates, as the OpenAPI document says it: a bearer token, or the access cookie. */
 export const TOKEN_SECURITY: { [scheme: string]: string[] }[] = [{ bearer: [] }, { cookie: [] }];
+/** And on the routes an API key may call, the key as well. */
+export const KEY_OR_TOKEN_SECURITY: { [scheme: string]: string[] }[] = [...TOKEN_SECURITY, { apiKey: [] }];
 
-/** Writes into a route's OpenAPI operation that it needs a token (so /docs's Authorize button sends one). */
-export function documentTokenRequired(route: RouteOptions): void {
-  route.schema = { ...route.schema, security: TOKEN_SECURITY };
+/** The two checks: `requireAuth` admits a token or an API key, `requireToken` a token only. */
+export interface Authenticators {
+  requireAuth: RequireAuth;
+  requireToken: RequireAuth;
 }
 
-/** True when `route` authenticates with `requireAuth` at route level. */
-export function usesRequireAuth(route: RouteOptions, requireAuth: RequireAuth): boolean {
+/** Writes into a route's OpenAPI operation what credentials it takes (so /docs's Authorize button sends one). */
+export function documentAuthRequired(route: RouteOptions, keys: boolean): void {
+  route.schema = { ...route.schema, security: keys ? KEY_OR_TOKEN_SECURITY : TOKEN_SECURITY };
+}
+
+/** True when `route` authenticates with `check` at route level. */
+export function usesCheck(route: RouteOptions, check: RequireAuth): boolean {
   const pre = route.preHandler as unknown;
-  return pre === requireAuth || (Array.isArray(pre) && pre.includes(requireAuth));
+  return pre === check || (Array.isArray(pre) && pre.includes(check));
 }
 
 /**
- * Every route registered after this in `app`'s plugin needs a token: the
- * hook that checks it, and the same said in the OpenAPI document.
+ * Every route registered after this in `app`'s plugin needs a token or an API
+ * key (`check`: `requireAuth`), or a token only (`requireToken`): the hook, and
+ * the same said in the OpenAPI document.
  */
-export function requireAuthFor(app: FastifyInstance, requireAuth: RequireAuth): void {
-  app.addHook('onRoute', documentTokenRequired);
-  app.addHook('preHandler', requireAuth);
+export function requireAuthFor(app: FastifyInstance, check: RequireAuth, auth: Authenticators): void {
+  const keys = check === auth.requireAuth;
+  app.addHook('onRoute', (route) => documentAuthRequired(route, keys));
+  app.addHook('preHandler', check);
+}
+
+export interface AuthenticatorDeps {
+  verifier: TokenVerifier;
+  revocations: RevocationSet;
+  keys: ApiKeyCache;
+  /** Asks identity who a key (by its hash) acts as: `identity.api_key.verify`, with the request's id. */
+  busFor(request: FastifyRequest): RequestBus;
+  /** Counts a key lookup against the caller's address (a made-up key costs a bus call). */
+  hitIp(ip: string): Promise<void>;
+  origins: ReadonlySet<string>;
+  /** ACCESS_TOKEN_TTL in ms: a revocation set out of sync longer than this may miss a live token's revocation. */
+  maxStaleMs: number;
+}
+
+const refusedKey = () => new AppError('unauthorized', 'this API key is not valid');
+const keyNotHere = () =>
+  new AppError(
+    'forbidden',
+    'an API key cannot do this: sign in (a key cannot manage keys, sign-in methods or sessions)',
+  );
+
+/** The claims an API key acts with: its user and role, never a recent sign-in, no session. */
+function keyClaims(holder: KeyHolder): AccessClaims {
+  return {
+    iss: '',
+    aud: holder.projectId,
+    sub: holder.userId,
+    sid: holder.keyId,
+    role: holder.role,
+    amr: ['api_key'],
+    auth_time: 0,
+    iat: 0,
+    exp: holder.expiresAt === null ? Number.MAX_SAFE_INTEGER : Math.floor(holder.expiresAt / 1000),
+  };
 }
 
 /**
  * The hot path of every authenticated request: a local signature check
  * (cached) and a revocation-set lookup. No I/O once the keys are loaded, and no
  * promise when the token was seen before: a callback hook, finished synchronously.
+ * An API key (`X-API-Key`, or `Authorization: Bearer uk_...`) is the same once
+ * its answer is cached: a hash and a Map read.
  */
-export function authenticator(
-  verifier: TokenVerifier,
-  revocations: RevocationSet,
-  origins: ReadonlySet<string>,
-  /** ACCESS_TOKEN_TTL in ms: a revocation set out of sync longer than this may miss a live token's revocation. */
-  maxStaleMs: number,
-): RequireAuth {
+export function authenticator(deps: AuthenticatorDeps): Authenticators {
+  const { verifier, revocations, keys, origins, maxStaleMs } = deps;
   const admit = (request: FastifyRequest, claims: AccessClaims, projectId: string): Error | undefined => {
     if (revocations.has(claims.sid)) return new AppError('unauthorized', 'this session has been revoked');
     // Tokens issued since the bus was lost may have been revoked unheard: refuse rather than guess.
     if (revocations.staleForMs() > maxStaleMs) {
       return new AppError('service_unavailable', 'the revocation list is out of date', { retryAfter: 2 });
     }
-    request.auth = { claims, projectId };
+    request.auth = { claims, projectId, apiKeyId: null };
     return undefined;
   };
-  return function requireAuth(request, _reply, done) {
-    // Projects other than the default one arrive with the projects API.
-    const projectId = DEFAULT_PROJECT_ID;
-    let token: string | undefined;
-    let claims: AccessClaims | undefined;
-    try {
-      token = bearerOf(request) ?? cookieOf(request, origins);
-      if (!token) throw new AppError('unauthorized', 'sign in first: send Authorization: Bearer <access_token>');
-      claims = verifier.cached(token, projectId);
-    } catch (err) {
-      done(err as Error);
-      return;
-    }
-    if (claims) {
-      done(admit(request, claims, projectId));
-      return;
-    }
-    verifier.verify(token, projectId).then(
-      (verified) => done(admit(request, verified, projectId)),
-      (err: Error) => done(err),
-    );
+  const admitKey = (request: FastifyRequest, holder: KeyHolder, projectId: string): Error | undefined => {
+    // A key names its own project: it works on requests of that project only.
+    if (holder.projectId !== projectId || keys.isRevoked(holder.keyId)) return refusedKey();
+    request.auth = { claims: keyClaims(holder), projectId, apiKeyId: holder.keyId };
+    return undefined;
   };
+  const lookUp = async (request: FastifyRequest, hash: string, projectId: string): Promise<Error | undefined> => {
+    await deps.hitIp(request.ip);
+    const epoch = keys.epoch;
+    try {
+      const answer = await deps.busFor(request).request('identity.api_key.verify', { key_hash: hash });
+      const holder: KeyHolder = {
+        keyId: answer.key_id,
+        projectId: answer.project_id,
+        userId: answer.user_id,
+        role: answer.role,
+        expiresAt: answer.expires_at === null ? null : Date.parse(answer.expires_at),
+      };
+      keys.put(hash, holder, epoch);
+      return admitKey(request, holder, projectId);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'unauthorized') {
+        keys.refused(hash);
+        return refusedKey();
+      }
+      throw err;
+    }
+  };
+  const check = (tokensOnly: boolean): RequireAuth =>
+    function requireAuth(request, _reply, done) {
+      // Projects other than the default one arrive with the projects API.
+      const projectId = DEFAULT_PROJECT_ID;
+      let token: string | undefined;
+      let claims: AccessClaims | undefined;
+      try {
+        const key = apiKeyOf(request);
+        if (key !== undefined) {
+          if (tokensOnly) throw keyNotHere();
+          const hash = apiKeyHash(key);
+          const known = keys.get(hash);
+          if (known === 'unknown') throw refusedKey();
+          if (known) {
+            done(admitKey(request, known, projectId));
+            return;
+          }
+          lookUp(request, hash, projectId).then(
+            (err) => done(err),
+            (err: Error) => done(err),
+          );
+          return;
+        }
+        token = bearerOf(request) ?? cookieOf(request, origins);
+        if (!token) throw new AppError('unauthorized', 'sign in first: send Authorization: Bearer <access_token>');
+        claims = verifier.cached(token, projectId);
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
+      if (claims) {
+        done(admit(request, claims, projectId));
+        return;
+      }
+      verifier.verify(token, projectId).then(
+        (verified) => done(admit(request, verified, projectId)),
+        (err: Error) => done(err),
+      );
+    };
+  return { requireAuth: check(false), requireToken: check(true) };
+}
+
+/**
+ * The API key a request carries: `X-API-Key: uk_...`, or a bearer credential
+ * of a key's form. Undefined when it carries none. A header that names
+ * another kind of key (a project key) authenticates nobody here.
+ */
+function apiKeyOf(request: FastifyRequest): string | undefined {
+  const header = request.headers['x-api-key'];
+  if (header !== undefined) {
+    const value = Array.isArray(header) ? undefined : header.trim();
+    if (value === undefined || !isApiKeyShaped(value)) throw refusedKey();
+    return value;
+  }
+  const authorization = request.headers.authorization;
+  if (authorization?.startsWith('Bearer uk_') || authorization?.startsWith('bearer uk_')) {
+    const value = authorization.slice(7).trim();
+    if (!isApiKeyShaped(value)) throw refusedKey();
+    return value;
+  }
+  return undefined;
+}
+
+/** For a route of a plugin that takes keys, where this one route must not: 403 `forbidden` for a key. */
+export function refuseApiKey(auth: Auth): void {
+  if (auth.apiKeyId !== null) throw keyNotHere();
 }
 
 /** The authenticated caller of a route that ran `requireAuth`. */

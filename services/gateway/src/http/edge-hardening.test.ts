@@ -110,7 +110,27 @@ describe('the OpenAPI document says which routes need a token', () => {
       assert.equal((op.security?.length ?? 0) > 0, needsToken, `${method} ${path}: ${res.statusCode}`);
     }
     const doc = app.swagger() as { components: { securitySchemes: Record<string, unknown> } };
-    assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['bearer', 'cookie']);
+    assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['apiKey', 'bearer', 'cookie']);
+  });
+
+  test('an operation lists the API key exactly when a key may call it', async () => {
+    const ops = operations(app).filter(({ op }) => (op.security?.length ?? 0) > 0);
+    const byKey = (path: string, method: string) =>
+      ops
+        .find((o) => o.path === path && o.method === method)
+        ?.op.security?.some((s) => typeof s === 'object' && s !== null && 'apiKey' in s);
+    assert.equal(byKey('/auth/me', 'GET'), true);
+    assert.equal(byKey('/admin/users', 'GET'), true);
+    for (const [path, method] of [
+      ['/auth/api-keys', 'POST'],
+      ['/auth/session', 'GET'],
+      ['/auth/mfa/totp/setup', 'POST'],
+      ['/auth/passkeys', 'GET'],
+      ['/auth/identities', 'GET'],
+      ['/auth/password/change', 'POST'],
+    ]) {
+      assert.equal(byKey(path as string, method as string), false, `${method} ${path}`);
+    }
   });
 });
 

@@ -22,7 +22,7 @@ const errors = errorResponses(400, 401, 403, 404, 409, 429, 503);
  * remove. Signing in with one is sign-in/passkey.routes.ts.
  */
 export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
-  requireAuthFor(app, ctx.requireAuth);
+  requireAuthFor(app, ctx.requireToken, ctx);
   const { member, userOf, signOutOthers, notifyAdded } = factorChanges(ctx);
 
   app.post(

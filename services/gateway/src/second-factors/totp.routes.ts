@@ -19,7 +19,7 @@ const errors = errorResponses(400, 401, 403, 404, 409, 429, 503);
 
 /** The signed-in user's second factors at a glance, and TOTP with its recovery codes. */
 export const totpRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
-  requireAuthFor(app, ctx.requireAuth);
+  requireAuthFor(app, ctx.requireToken, ctx);
   const { member, userOf, signOutOthers, notifyAdded } = factorChanges(ctx);
 
   app.get(

@@ -21,7 +21,7 @@ const errors = errorResponses(401, 404, 503);
 
 /** The caller's sessions: the cheap session check, listing, logout and revocation. */
 export const sessionRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
-  requireAuthFor(app, ctx.requireAuth);
+  requireAuthFor(app, ctx.requireToken, ctx);
 
   // The hot path: answered from the verified token and the revocation set alone.
   // The body depends on the token only, so it is serialised once per token and

@@ -32,7 +32,7 @@ export const guestSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = a
   app.post(
     '/auth/guest/convert',
     {
-      preHandler: ctx.requireAuth,
+      preHandler: ctx.requireToken,
       schema: { tags: ['sign-in'], body: GuestConvertBody, response: { 200: TokenResponse, ...errors } },
     },
     async (request, reply) => {

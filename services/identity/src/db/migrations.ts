@@ -130,6 +130,26 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006_api_keys': {
+    async up(db: AnyDb) {
+      // A user's API keys: only a hash of each is stored (the key is shown once). A key dies
+      // with its user; a revoked one is kept (revoked_at) until its user goes, for the record.
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('project_id', 'uuid', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('user_id', 'uuid', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('prefix', 'text', (c) => c.notNull())
+        .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .addColumn('last_used_at', 'timestamptz')
+        .addColumn('expires_at', 'timestamptz')
+        .addColumn('revoked_at', 'timestamptz')
+        .execute();
+      await db.schema.createIndex('api_keys_user_idx').on('api_keys').column('user_id').execute();
+    },
+  },
 };
 
 /** Any constant identifies "the identity schema migration" among advisory locks. */

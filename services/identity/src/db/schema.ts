@@ -75,16 +75,34 @@ export interface IdentitiesTable {
   updated_at: UpdatedAt;
 }
 
+/** A user's API key: its hash, never the key. */
+export interface ApiKeysTable {
+  id: string;
+  project_id: string;
+  user_id: string;
+  name: string;
+  /** `uk_` and the key's next 8 characters, for display. */
+  prefix: string;
+  /** SHA-256 of the whole key (kit `apiKeyHash`). */
+  key_hash: string;
+  created_at: CreatedAt;
+  last_used_at: Date | null;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+}
+
 /** The identity database, as kysely sees it. */
 export interface Database {
   projects: ProjectsTable;
   users: UsersTable;
   one_time_tokens: OneTimeTokensTable;
   identities: IdentitiesTable;
+  api_keys: ApiKeysTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
 export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;
 export type IdentityRow = Selectable<IdentitiesTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type NewUserRow = Insertable<UsersTable>;
 export type UserRowUpdate = Updateable<UsersTable>;

@@ -2,6 +2,7 @@ import type { UserRecord } from '@gatehouse/contracts';
 import { AppError, type Logger, normalizeEmail, requireEmail } from '@gatehouse/kit';
 import type { AccountMail } from '../account-mail/account-mail.ts';
 import type { AccountPeers } from '../account-peers.ts';
+import type { ApiKeys } from '../api-keys/api-keys.ts';
 import type { IdentitiesStore } from '../identities/identities.store.ts';
 import { invalidToken, type OneTimeTokens } from '../one-time-tokens/one-time-tokens.ts';
 import type { UserEvents } from '../users/user-events.ts';
@@ -14,6 +15,8 @@ export interface MagicLinkDeps {
   peers: AccountPeers;
   /** The linked provider accounts: whoever registered an unproven address may have linked theirs. */
   identities: IdentitiesStore;
+  /** And the API keys they made. */
+  apiKeys: Pick<ApiKeys, 'revokeAll'>;
   events: UserEvents;
   mail: AccountMail;
   log: Logger;
@@ -62,7 +65,7 @@ export class MagicLink {
     token: string,
     requestId?: string,
   ): Promise<{ user: UserRecord; created: boolean; sessionIds: string[] }> {
-    const { store, tokens, events, peers, identities, log } = this.#deps;
+    const { store, tokens, events, peers, identities, apiKeys, log } = this.#deps;
     const peeked = await tokens.peek(projectId, 'magic_link', token);
     // A link issued before addresses were checked, for one no account may have (`zz,qq@…`): unusable.
     if (!peeked || normalizeEmail(peeked.email) === null) throw invalidToken();
@@ -73,6 +76,7 @@ export class MagicLink {
       ended.push(...(await peers.revokeSessions(unproven.id, 'address_proven', requestId)));
       await peers.forgetFactors(projectId, unproven.id, null, requestId);
       await identities.removeLinkedSince(projectId, unproven.id, null);
+      await apiKeys.revokeAll(projectId, unproven.id);
     }
     const row = await tokens.consume(projectId, 'magic_link', token);
     if (!row) throw invalidToken();

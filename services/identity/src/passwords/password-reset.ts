@@ -5,6 +5,7 @@
 import { type Logger, requireEmail } from '@gatehouse/kit';
 import type { AccountMail, Requester } from '../account-mail/account-mail.ts';
 import type { AccountPeers } from '../account-peers.ts';
+import type { ApiKeys } from '../api-keys/api-keys.ts';
 import type { IdentitiesStore } from '../identities/identities.store.ts';
 import { invalidToken, type OneTimeTokens } from '../one-time-tokens/one-time-tokens.ts';
 import type { UserEvents } from '../users/user-events.ts';
@@ -19,6 +20,8 @@ export interface PasswordResetDeps {
   peers: AccountPeers;
   /** The linked provider accounts: a sign-in method like a second factor, removed by the same rule. */
   identities: IdentitiesStore;
+  /** A reset revokes every API key: a key made by whoever held the account must not outlive the reset. */
+  apiKeys: Pick<ApiKeys, 'revokeAll'>;
   events: UserEvents;
   mail: AccountMail;
   /** RESET_REMOVES_FACTORS_DAYS: a reset removes the factors added this recently (0: none). */
@@ -49,7 +52,7 @@ export class PasswordReset {
   /**
    * Sets a new password from a reset link, and marks the address verified
    * (the link reached it). Whoever held the account before is put out first:
-   * every session ends and the second factors and provider accounts added in
+   * every session and API key ends, and the second factors and provider accounts added in
    * the last `resetRemovesFactorsDays` go (all of them when the address had
    * never been proven: they were set up by whoever registered it). Only then is the link
    * used and the password set, so a peer that fails leaves the link usable
@@ -57,12 +60,13 @@ export class PasswordReset {
    * Throws `invalid_token`, `service_unavailable`. Publishes `events.user.password_changed`.
    */
   async reset(projectId: string, token: string, password: string, who: Requester, requestId?: string) {
-    const { store, tokens, passwords, events, peers, identities, mail, log } = this.#deps;
+    const { store, tokens, passwords, events, peers, identities, apiKeys, mail, log } = this.#deps;
     const peeked = await tokens.peek(projectId, 'reset_password', token);
     const user = peeked?.user_id ? await store.findById(projectId, peeked.user_id) : null;
     if (!peeked || !user || user.email !== peeked.email || user.banned) throw invalidToken();
     const passwordHash = await passwords.hash(password);
     const ended = await peers.revokeSessions(user.id, 'password_reset', requestId);
+    await apiKeys.revokeAll(projectId, user.id);
     const since = this.#factorsRemovedSince(user);
     if (since !== undefined) {
       await peers.forgetFactors(projectId, user.id, since, requestId);

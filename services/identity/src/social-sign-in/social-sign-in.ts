@@ -3,6 +3,7 @@ import type { AuthMode, OAuthRedirectError, SocialProvider, UserRecord } from '@
 import { AppError, isAppError, type Logger, normalizeEmail } from '@gatehouse/kit';
 import type { AccountMail, Requester } from '../account-mail/account-mail.ts';
 import type { AccountPeers } from '../account-peers.ts';
+import type { ApiKeys } from '../api-keys/api-keys.ts';
 import type { UserRow } from '../db/schema.ts';
 import type { IdentitiesStore, ProviderAccount } from '../identities/identities.store.ts';
 import { invalidToken } from '../one-time-tokens/one-time-tokens.ts';
@@ -64,6 +65,8 @@ export interface SocialSignInDeps {
   store: UsersStore;
   events: UserEvents;
   peers: AccountPeers;
+  /** A claimed account's API keys go with its other ways in. */
+  apiKeys: Pick<ApiKeys, 'revokeAll'>;
   /** The notice that a provider account was added to an account. */
   mail: AccountMail;
   log: Logger;
@@ -356,10 +359,11 @@ export class SocialSignIn {
    * goes, before the link.
    */
   async #claim(owner: UserRow, requestId: string | undefined): Promise<string[]> {
-    const { peers, identities } = this.#deps;
+    const { peers, identities, apiKeys } = this.#deps;
     const ended = await peers.revokeSessions(owner.id, 'address_proven', requestId);
     await peers.forgetFactors(owner.project_id, owner.id, null, requestId);
     await identities.removeLinkedSince(owner.project_id, owner.id, null);
+    await apiKeys.revokeAll(owner.project_id, owner.id);
     return ended;
   }
 }
