@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type Client, claimsOf, client, type Res, uniqueEmail } from './client.ts';
+import { linkIn, type Mailbox, withLink } from './mailbox.ts';
 
 /** The first admin, made by the server at its first start. */
 export const ADMIN_SERVER_ENV = {
@@ -58,7 +59,7 @@ async function account(base: string, tag: string, name?: string): Promise<Accoun
  * is checked through `other` (another gateway replica in the stack): a ban or
  * a role change refuses the user's live tokens there at once.
  */
-export function adminScenarios(name: string, base: () => string, other: () => string): void {
+export function adminScenarios(name: string, base: () => string, other: () => string, mailbox: () => Mailbox): void {
   describe(`${name}: the admin API`, () => {
     test('the first admin from ADMIN_EMAIL signs in with role admin; others get 403 forbidden, nobody 401', async () => {
       const token = await adminToken(base());
@@ -190,6 +191,64 @@ export function adminScenarios(name: string, base: () => string, other: () => st
       isError(await client(base()).patch(`/admin/users/${me}`, { banned: true }, token), 409, 'last_admin');
       isError(await client(base()).del(`/admin/users/${me}`, token), 409, 'last_admin');
       assert.equal((await client(base()).get('/auth/session', token)).status, 200, 'the refused change ended nothing');
+    });
+
+    test('an invitation is mailed through SMTP; its link makes the account with the role, signed in, once', async () => {
+      const token = await adminToken(base());
+      const email = uniqueEmail('invited');
+      const made = await client(base()).post('/admin/invitations', { email, role: 'admin' }, token);
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      assert.equal(made.body.role, 'admin');
+      const pending = await client(other()).get('/admin/invitations', token);
+      assert.ok((pending.body.invitations as { id: string }[]).some((i) => i.id === made.body.id));
+      const mail = await mailbox().waitFor(email, 1, withLink('invitation'));
+      const link = linkIn(mail.text);
+      const invite = link.searchParams.get('token');
+      const accepted = await client(other()).post('/auth/invitations/accept', {
+        token: invite,
+        password: PASSWORD,
+        name: 'Invited Admin',
+      });
+      assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+      const user = accepted.body.user as { role: string; email_verified: boolean; name: string };
+      assert.equal(user.role, 'admin');
+      assert.equal(user.email_verified, true);
+      assert.equal(claimsOf(accepted.body.access_token as string).role, 'admin');
+      isError(
+        await client(base()).post('/auth/invitations/accept', { token: invite, password: PASSWORD }),
+        400,
+        'invalid_token',
+      );
+      assert.ok(
+        !((await client(base()).get('/admin/invitations', token)).body.invitations as { id: string }[]).some(
+          (i) => i.id === made.body.id,
+        ),
+        'an accepted invitation is no longer open',
+      );
+      // The invitee signs in with the password they chose.
+      assert.equal((await client(base()).post('/auth/login', { email, password: PASSWORD })).status, 200);
+      // An address with an account cannot be invited; a revoked invitation's link does nothing.
+      isError(await client(base()).post('/admin/invitations', { email }, token), 409, 'email_taken');
+      const other2 = uniqueEmail('revoked-invite');
+      const second = await client(base()).post('/admin/invitations', { email: other2 }, token);
+      const secondMail = await mailbox().waitFor(other2, 1, withLink('invitation'));
+      assert.equal((await client(base()).del(`/admin/invitations/${second.body.id}`, token)).status, 204);
+      const revoked = linkIn(secondMail.text).searchParams.get('token');
+      isError(
+        await client(base()).post('/auth/invitations/accept', { token: revoked, password: PASSWORD }),
+        400,
+        'invalid_token',
+      );
+      const plain = await account(base(), 'not-admin');
+      isError(await plain.c.post('/admin/invitations', { email: uniqueEmail('x') }, plain.access), 403, 'forbidden');
+      // The invited admin demotes itself back: the first admin is still there, so that is allowed.
+      const me = (accepted.body.user as { id: string }).id;
+      const demoted = await client(base()).patch(
+        `/admin/users/${me}`,
+        { role: 'user' },
+        accepted.body.access_token as string,
+      );
+      assert.equal(demoted.status, 200, JSON.stringify(demoted.body));
     });
   });
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before } from 'node:test';
 import { embeddedEnv } from '@gatehouse/kit/testing';
 import { ADMIN_SERVER_ENV, adminBan, adminScenarios } from './admin-scenarios.ts';
+import { apiKeyScenarios } from './api-key-scenarios.ts';
 import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
 import { hostileScenarios } from './hostile-scenarios.ts';
 import { lockoutScenarios } from './lockout-scenarios.ts';
@@ -79,4 +80,11 @@ adminScenarios(
   'embedded',
   () => base,
   () => base,
+  () => mailbox,
+);
+apiKeyScenarios(
+  'embedded',
+  () => base,
+  () => base,
+  () => mailbox,
 );

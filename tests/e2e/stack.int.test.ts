@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_SERVER_ENV, adminBan, adminScenarios } from './admin-scenarios.ts';
+import { apiKeyScenarios } from './api-key-scenarios.ts';
 import { claimsOf, client, eventually, uniqueEmail } from './client.ts';
 import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
 import { hostileScenarios } from './hostile-scenarios.ts';
@@ -143,6 +144,13 @@ adminScenarios(
   'stack',
   () => gatewayA,
   () => gatewayB,
+  () => mailbox,
+);
+apiKeyScenarios(
+  'stack',
+  () => gatewayA,
+  () => gatewayB,
+  () => mailbox,
 );
 
 describe('stack: the mailer loses nothing', () => {
