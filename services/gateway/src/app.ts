@@ -108,6 +108,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     busFor,
     hitIp: (ip) => limits.hitIp(ip),
     origins,
+    config,
     maxStaleMs: config.accessTokenTtl * 1000,
   });
   const ctx: GatewayContext = {
@@ -140,7 +141,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
       origin: config.corsOrigins,
       credentials: true,
       methods: ['GET', 'POST', 'PATCH', 'DELETE'],
-      allowedHeaders: ['authorization', 'content-type', 'x-api-key', 'x-request-id'],
+      allowedHeaders: ['authorization', 'content-type', 'x-api-key', 'x-csrf-token', 'x-request-id'],
       maxAge: 600,
     });
   }

@@ -1,5 +1,5 @@
 import { type AccessClaims, DEFAULT_PROJECT_ID } from '@gatehouse/contracts';
-import { AppError, apiKeyHash, isApiKeyShaped, type RequestBus } from '@gatehouse/kit';
+import { AppError, apiKeyHash, type Config, isApiKeyShaped, type RequestBus } from '@gatehouse/kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import type { ApiKeyCache, KeyHolder } from './api-key-cache.ts';
 import { ACCESS_COOKIE, checkCsrf, cookieValue } from './cookies.ts';
@@ -70,6 +70,8 @@ export interface AuthenticatorDeps {
   /** Counts a key lookup against the caller's address (a made-up key costs a bus call). */
   hitIp(ip: string): Promise<void>;
   origins: ReadonlySet<string>;
+  /** PUBLIC_URL: the CSRF cookie's name depends on its scheme. */
+  config: Pick<Config, 'publicUrl'>;
   /** ACCESS_TOKEN_TTL in ms: a revocation set out of sync longer than this may miss a live token's revocation. */
   maxStaleMs: number;
 }
@@ -165,7 +167,7 @@ export function authenticator(deps: AuthenticatorDeps): Authenticators {
           );
           return;
         }
-        token = bearerOf(request) ?? cookieOf(request, origins);
+        token = bearerOf(request) ?? cookieOf(request, origins, deps.config);
         if (!token) throw new AppError('unauthorized', 'sign in first: send Authorization: Bearer <access_token>');
         claims = verifier.cached(token, projectId);
       } catch (err) {
@@ -226,9 +228,13 @@ function bearerOf(request: FastifyRequest): string | undefined {
 }
 
 /** The access-token cookie; a state-changing request carrying it must pass the CSRF check. */
-function cookieOf(request: FastifyRequest, origins: ReadonlySet<string>): string | undefined {
+function cookieOf(
+  request: FastifyRequest,
+  origins: ReadonlySet<string>,
+  config: Pick<Config, 'publicUrl'>,
+): string | undefined {
   const token = cookieValue(request, ACCESS_COOKIE);
   if (!token) return undefined;
-  checkCsrf(request, origins);
+  checkCsrf(request, origins, config);
   return token;
 }

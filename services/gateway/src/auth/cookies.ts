@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthMode, TokenResponse } from '@gatehouse/contracts';
 import { AppError, type Config } from '@gatehouse/kit';
 import { parseCookie, stringifySetCookie } from 'cookie';
@@ -22,6 +22,20 @@ const DEVICE_PATH = '/auth/login';
  * browser, so flows in two tabs both work; sent to the OAuth routes only.
  */
 export const OAUTH_BINDING_COOKIE = 'gh_oauth';
+/**
+ * The CSRF token of cookie mode (double submit): a random value in a cookie the
+ * page's script can read (not HttpOnly), echoed in `X-CSRF-Token` on every
+ * cookie-authenticated request that changes state. A cross-site page can make
+ * the browser send the cookie but cannot read it, so it cannot echo it. Over
+ * https it is `__Host-gh_csrf`: only this host, over https, may set it, so a
+ * sibling subdomain cannot plant a value of its choosing.
+ */
+export const CSRF_COOKIE = 'gh_csrf';
+export const CSRF_HEADER = 'x-csrf-token';
+const CSRF_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+/** The CSRF cookie's name under `config`: with the `__Host-` prefix over https. */
+export const csrfCookieName = (config: Pick<Config, 'publicUrl'>): string =>
+  config.publicUrl.startsWith('https:') ? `__Host-${CSRF_COOKIE}` : CSRF_COOKIE;
 const OAUTH_PATH = '/auth/oauth';
 const OAUTH_BINDING_TTL_SECONDS = 600;
 
@@ -35,22 +49,40 @@ export function inMode(
   config: Config,
   body: TokenResponse,
   mode: AuthMode | undefined,
+  /** The request's CSRF token to keep (a refresh); a sign-in gets a new one, so none planted before it survives. */
+  keepCsrf?: string,
 ): TokenResponse {
   if (mode !== 'cookie') return body;
+  const csrf = keepCsrf !== undefined && CSRF_TOKEN.test(keepCsrf) ? keepCsrf : randomBytes(32).toString('base64url');
   setCookies(reply, config, [
     { name: ACCESS_COOKIE, value: body.access_token ?? '', path: '/', maxAge: body.expires_in },
     { name: REFRESH_COOKIE, value: body.refresh_token ?? '', path: REFRESH_PATH, maxAge: config.refreshTokenTtl },
   ]);
+  setCookies(
+    reply,
+    config,
+    [{ name: csrfCookieName(config), value: csrf, path: '/', maxAge: config.refreshTokenTtl }],
+    {
+      readable: true,
+    },
+  );
   const { access_token: _a, refresh_token: _r, ...rest } = body;
   return rest;
 }
 
-/** Removes both cookies (logout). */
+/**
+ * Removes every cookie a session set (logout): the tokens, the CSRF token and
+ * a social sign-in's binding. The device cookie stays: it names the browser,
+ * not a session, and keeps this browser's failed passwords counted apart from
+ * strangers' (see SignInLimits); it authenticates nothing.
+ */
 export function clearCookies(reply: FastifyReply, config: Config): void {
   setCookies(reply, config, [
     { name: ACCESS_COOKIE, value: '', path: '/', maxAge: 0 },
     { name: REFRESH_COOKIE, value: '', path: REFRESH_PATH, maxAge: 0 },
+    { name: OAUTH_BINDING_COOKIE, value: '', path: OAUTH_PATH, maxAge: 0 },
   ]);
+  setCookies(reply, config, [{ name: csrfCookieName(config), value: '', path: '/', maxAge: 0 }], { readable: true });
 }
 
 /**
@@ -83,28 +115,60 @@ function setCookies(
   reply: FastifyReply,
   config: Config,
   cookies: { name: string; value: string; path: string; maxAge: number }[],
+  /** The CSRF cookie: readable by the page's script, and sent on same-site requests only. */
+  options: { readable?: boolean } = {},
 ): void {
   const secure = config.publicUrl.startsWith('https:');
-  reply.header(
-    'set-cookie',
-    cookies.map((c) => stringifySetCookie({ ...c, httpOnly: true, sameSite: 'lax', secure })),
+  const lines = cookies.map((c) =>
+    options.readable
+      ? stringifySetCookie({ ...c, httpOnly: false, sameSite: 'strict', secure })
+      : stringifySetCookie({ ...c, httpOnly: true, sameSite: 'lax', secure }),
   );
+  // Fastify appends to set-cookie: the cookies of every call in one reply are all sent.
+  reply.header('set-cookie', lines);
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * CSRF defence for cookie-authenticated requests that change state: the
- * browser's Origin (or, failing that, Referer) must be PUBLIC_URL's origin or
- * one of CORS_ORIGINS. A request with neither header is refused: browsers send
- * Origin on every cross-site POST, so only a forged or stripped request lacks it.
+ * CSRF defence for cookie-authenticated requests that change state, two checks:
+ * - the browser's Origin (or, failing that, Referer), when it sends one, must
+ *   be PUBLIC_URL's origin or one of CORS_ORIGINS: a cross-site page is
+ *   refused whatever else it sends;
+ * - the double-submit token: `X-CSRF-Token`, when sent, must equal the CSRF
+ *   cookie (compared in constant time).
+ * The request passes with an allowed Origin or a matching token, so a browser
+ * (or a privacy proxy) that sends no Origin is still protected by the token; a
+ * request with neither is refused.
  */
-export function checkCsrf(request: FastifyRequest, allowedOrigins: ReadonlySet<string>): void {
+export function checkCsrf(
+  request: FastifyRequest,
+  allowedOrigins: ReadonlySet<string>,
+  config: Pick<Config, 'publicUrl'>,
+): void {
   if (SAFE_METHODS.has(request.method)) return;
   const origin = request.headers.origin ?? originOf(request.headers.referer);
-  if (!origin || !allowedOrigins.has(origin)) {
+  if (origin && !allowedOrigins.has(origin)) {
     throw new AppError('forbidden', 'cross-site request refused: the Origin is not allowed');
   }
+  const header = request.headers[CSRF_HEADER];
+  if (header !== undefined) {
+    if (!sameToken(typeof header === 'string' ? header : '', cookieValue(request, csrfCookieName(config)))) {
+      throw new AppError('forbidden', 'cross-site request refused: X-CSRF-Token does not match the CSRF cookie');
+    }
+    return;
+  }
+  if (!origin) {
+    throw new AppError(
+      'forbidden',
+      `cross-site request refused: send the ${csrfCookieName(config)} cookie's value in X-CSRF-Token`,
+    );
+  }
+}
+
+function sameToken(sent: string, kept: string | undefined): boolean {
+  if (kept === undefined || !CSRF_TOKEN.test(kept) || !CSRF_TOKEN.test(sent)) return false;
+  return timingSafeEqual(Buffer.from(sent), Buffer.from(kept));
 }
 
 function originOf(url: string | undefined): string | undefined {

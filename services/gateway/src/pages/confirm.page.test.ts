@@ -151,7 +151,7 @@ describe('the confirm page in Chromium', () => {
       );
       assert.match(String(callsTo('/auth/oauth/exchange')[0]?.contentType), /^application\/json/);
       assert.equal(await page.locator('#form').isHidden(), true);
-      assert.deepEqual(await cookieNames(page), ['gh_access', 'gh_refresh']);
+      assert.deepEqual(await cookieNames(page), ['gh_access', 'gh_csrf', 'gh_refresh']);
     });
   });
 
@@ -198,7 +198,7 @@ describe('the confirm page in Chromium', () => {
       );
       assert.equal(callsTo('/auth/oauth/exchange').length, 1);
       assert.equal(await page.locator('#form').isHidden(), true);
-      assert.deepEqual(await cookieNames(page), ['gh_access', 'gh_refresh']);
+      assert.deepEqual(await cookieNames(page), ['gh_access', 'gh_csrf', 'gh_refresh']);
     });
   });
 
@@ -308,7 +308,7 @@ describe('the confirm page in Chromium', () => {
       );
       assert.equal(await page.locator('#form').isHidden(), true);
       assert.equal(await page.locator('#status').getAttribute('class'), 'ok');
-      assert.deepEqual(await cookieNames(page), ['gh_access', 'gh_refresh']);
+      assert.deepEqual(await cookieNames(page), ['gh_access', 'gh_csrf', 'gh_refresh']);
     });
   });
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { RefreshBody, TokenResponse } from '@gatehouse/contracts';
 import { AppError, isAppError } from '@gatehouse/kit';
-import { checkCsrf, cookieValue, inMode, REFRESH_COOKIE } from '../auth/cookies.ts';
+import { checkCsrf, cookieValue, csrfCookieName, inMode, REFRESH_COOKIE } from '../auth/cookies.ts';
 import { clientOf, type GatewayContext, markRevoked } from '../gateway-context.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { tokenResponse } from '../sign-in/complete-sign-in.ts';
@@ -24,7 +24,7 @@ export const refreshRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
         // Cookie mode: the token comes in its cookie, and the request must come from an allowed page.
         refreshToken = cookieValue(request, REFRESH_COOKIE);
         if (!refreshToken) throw new AppError('invalid_grant', 'no refresh token given');
-        checkCsrf(request, ctx.origins);
+        checkCsrf(request, ctx.origins, ctx.config);
         mode = 'cookie';
       }
       const bus = ctx.busFor(request);
@@ -45,7 +45,9 @@ export const refreshRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
         markRevoked(ctx, [tokens.session_id]);
         throw new AppError('invalid_grant', 'the refresh token is not valid');
       }
-      return inMode(reply, ctx.config, tokenResponse(tokens, user), mode);
+      // A refresh keeps the browser's CSRF token (a page holding it goes on working); a sign-in makes a new one.
+      const csrf = mode === 'cookie' ? cookieValue(request, csrfCookieName(ctx.config)) : undefined;
+      return inMode(reply, ctx.config, tokenResponse(tokens, user), mode, csrf);
     },
   );
 };

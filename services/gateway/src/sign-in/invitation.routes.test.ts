@@ -65,7 +65,7 @@ describe('POST /auth/invitations/accept', () => {
       const res = await accept(gw, { token: TOKEN, password: PASSWORD, auth_mode: 'cookie' });
       assert.equal(res.statusCode, 200, res.body);
       assert.deepEqual(Object.keys(res.json()).sort(), ['expires_in', 'token_type', 'user']);
-      assert.deepEqual(Object.keys(cookiesOf(res)).sort(), ['gh_access', 'gh_refresh']);
+      assert.deepEqual(Object.keys(cookiesOf(res)).sort(), ['gh_access', 'gh_csrf', 'gh_refresh']);
     });
   });
 

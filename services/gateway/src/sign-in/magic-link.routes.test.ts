@@ -154,7 +154,7 @@ describe('POST /auth/magic-link/verify', () => {
       const res = await post(gw, '/auth/magic-link/verify', { token: TOKEN, auth_mode: 'cookie' });
       assert.equal(res.statusCode, 200, res.body);
       assert.deepEqual(Object.keys(res.json()).sort(), ['expires_in', 'token_type', 'user']);
-      assert.deepEqual(Object.keys(cookiesOf(res)).sort(), ['gh_access', 'gh_refresh']);
+      assert.deepEqual(Object.keys(cookiesOf(res)).sort(), ['gh_access', 'gh_csrf', 'gh_refresh']);
     });
   });
 });

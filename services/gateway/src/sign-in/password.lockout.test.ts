@@ -120,7 +120,10 @@ test('a token-mode and a cookie-mode sign-in both get the device cookie, next to
       });
       assert.equal(res.statusCode, 200, res.body);
       const cookies = [res.headers['set-cookie'] ?? []].flat().map((c) => c.split('=')[0]);
-      assert.deepEqual(cookies.sort(), mode === 'token' ? ['gh_device'] : ['gh_access', 'gh_device', 'gh_refresh']);
+      assert.deepEqual(
+        cookies.sort(),
+        mode === 'token' ? ['gh_device'] : ['gh_access', 'gh_csrf', 'gh_device', 'gh_refresh'],
+      );
       assert.ok(!/; Secure/.test(String(res.headers['set-cookie'])), 'not Secure over http');
     }
   } finally {

@@ -116,7 +116,7 @@ describe('POST /auth/login/mfa', () => {
         );
         // Cookie mode holds for the second step too.
         assert.deepEqual(Object.keys(passkey.json()).sort(), ['expires_in', 'token_type', 'user']);
-        assert.deepEqual(Object.keys(cookiesOf(passkey)).sort(), ['gh_access', 'gh_refresh']);
+        assert.deepEqual(Object.keys(cookiesOf(passkey)).sort(), ['gh_access', 'gh_csrf', 'gh_refresh']);
       },
     );
   });
