@@ -1,33 +1,78 @@
+import { parseArgs } from 'node:util';
 import { createLogger, environment, loadConfig } from '@gatehouse/kit';
+import { adminCreateCommand, migrateCommand, usersListCommand } from './commands.ts';
+import { readSecret } from './password-input.ts';
 import { rotateKeys } from './rotate.ts';
 
 // `pnpm gatehouse <command>`: operator commands, reading the same environment
-// (and ./.env) as the services.
-const USAGE = `usage: pnpm gatehouse keys rotate
+// (and ./.env) as the services: DATABASE_URL in the stack, DATA_DIR's embedded
+// database otherwise (stop Gatehouse first: PGlite serves one process at a time).
+const USAGE = `usage: pnpm gatehouse <command>
 
-  keys rotate   Re-seal every sealed value under SECRET_KEY: the signing keys in Redis
-                (REDIS_URL) and the TOTP secrets in the database (DATABASE_URL, or the
-                embedded one in DATA_DIR), and keep the recovery-code keys of
-                SECRET_KEY_PREVIOUS. Afterwards SECRET_KEY_PREVIOUS can be removed.
-                Embedded mode: stop Gatehouse first.`;
+  migrate                     Bring the database schema up to date (identity and mfa).
+                              Safe to run again, and beside running replicas.
+  admin create <email> [--name NAME]
+                              Create an admin of the default project, address verified. The
+                              password is read from standard input (piped: its first line;
+                              a terminal: a prompt that does not echo), never from the command line.
+  users list [--search TEXT] [--limit N]
+                              List users, newest first (email or name matching TEXT; N to 1000, default 50).
+  keys rotate                 Re-seal every sealed value under SECRET_KEY: the signing keys in Redis
+                              (REDIS_URL) and the TOTP secrets in the database, and keep the
+                              recovery-code keys of SECRET_KEY_PREVIOUS. Afterwards
+                              SECRET_KEY_PREVIOUS can be removed.
 
-const args = process.argv.slice(2);
-if (args.length === 0 || args.includes('--help') || args.includes('-h')) {
+  Embedded mode (no DATABASE_URL): stop Gatehouse first.`;
+
+const argv = process.argv.slice(2);
+if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
   console.log(USAGE);
-  process.exit(args.length === 0 ? 2 : 0);
-}
-if (args[0] !== 'keys' || args[1] !== 'rotate' || args.length !== 2) {
-  console.error(`unknown command: ${args.join(' ')}\n\n${USAGE}`);
-  process.exit(2);
+  process.exit(argv.length === 0 ? 2 : 0);
 }
 
+const fail = (message: string, code = 2): never => {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(code);
+};
+
+const print = (line: string) => console.log(line);
+const command = argv.slice(0, 2).join(' ');
 try {
   const config = loadConfig(environment());
-  // The report is printed; only warnings are logged (a kept key that does not open, a Redis error).
+  // Reports are printed; only warnings are logged.
   const log = createLogger({ service: 'cli', level: 'warn' });
-  const ok = await rotateKeys({ config, log, print: (line) => console.log(line) });
-  process.exit(ok ? 0 : 1);
+  const options = { config, log, print };
+  if (argv[0] === 'migrate' && argv.length === 1) {
+    await migrateCommand(options);
+  } else if (command === 'admin create') {
+    const { positionals, values } = parseArgs({
+      args: argv.slice(2),
+      allowPositionals: true,
+      options: { name: { type: 'string' } },
+    });
+    if (positionals.length !== 1) fail('admin create takes one email address (the password comes from stdin)');
+    const password = await readSecret('password: ');
+    const ok = await adminCreateCommand(options, {
+      email: positionals[0] as string,
+      password,
+      ...(values.name !== undefined ? { name: values.name } : {}),
+    });
+    process.exit(ok ? 0 : 1);
+  } else if (command === 'users list') {
+    const { values } = parseArgs({
+      args: argv.slice(2),
+      options: { search: { type: 'string' }, limit: { type: 'string', default: '50' } },
+    });
+    const limit = Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) fail('--limit: a whole number from 1 to 1000');
+    await usersListCommand(options, { limit, ...(values.search ? { search: values.search } : {}) });
+  } else if (command === 'keys rotate' && argv.length === 2) {
+    process.exit((await rotateKeys(options)) ? 0 : 1);
+  } else {
+    fail(`unknown command: ${argv.join(' ')}`);
+  }
+  process.exit(0);
 } catch (err) {
-  console.error(`keys rotate failed: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`${command} failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
