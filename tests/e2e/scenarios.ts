@@ -348,7 +348,7 @@ export function authScenarios(name: string, url: () => string): void {
   });
 
   describe(`${name}: cookie mode`, () => {
-    test('cookies carry the tokens; state changes need an allowed Origin; logout clears them', async () => {
+    test('cookies carry the tokens; state changes need an allowed Origin or the CSRF token; logout clears them', async () => {
       const base = url();
       const c = client(base);
       const origin = new URL(String((await c.get('/.well-known/openid-configuration')).body.issuer)).origin;
@@ -387,20 +387,41 @@ export function authScenarios(name: string, url: () => string): void {
       const jar = (list: string[]) => list.map((h) => h.split(';')[0]).join('; ');
       let cookies = jar(setCookies);
       assert.equal((await send('GET', '/auth/me', cookies)).status, 200);
-      // A state change with the cookie but from a foreign page, or with no Origin at all, is refused.
+      // The CSRF token: readable by the page (not HttpOnly), same-site only.
+      const csrfCookie = setCookies.find((h) => h.startsWith('gh_csrf=')) ?? '';
+      assert.doesNotMatch(csrfCookie, /HttpOnly/);
+      assert.match(csrfCookie, /SameSite=Strict/);
+      const csrf = csrfCookie.split(';')[0]?.split('=')[1] ?? '';
+      // A state change with the cookie but from a foreign page (even with the token), or with
+      // neither an Origin nor the token, is refused; the token alone passes where no Origin is sent.
       assert.equal((await send('POST', '/auth/logout', cookies, { origin: 'https://evil.example' })).status, 403);
+      assert.equal(
+        (await send('POST', '/auth/logout', cookies, { origin: 'https://evil.example', 'x-csrf-token': csrf })).status,
+        403,
+      );
       assert.equal((await send('POST', '/auth/logout', cookies)).status, 403);
-      const refreshed = await send('POST', '/auth/refresh', cookies, { origin }, {});
+      assert.equal((await send('POST', '/auth/logout', cookies, { 'x-csrf-token': 'A'.repeat(43) })).status, 403);
+      assert.equal(
+        (await send('PATCH', '/auth/me', cookies, { 'x-csrf-token': csrf }, { name: 'By token' })).status,
+        200,
+      );
+      const refreshed = await send('POST', '/auth/refresh', cookies, { 'x-csrf-token': csrf }, {});
       assert.equal(refreshed.status, 200);
       const rotated = refreshed.headers.getSetCookie();
       assert.ok(rotated.some((h) => h.startsWith('gh_refresh=')) && rotated.some((h) => h.startsWith('gh_access=')));
+      assert.ok(
+        rotated.some((h) => h.startsWith(`gh_csrf=${csrf};`)),
+        'a refresh keeps the token',
+      );
       cookies = jar(rotated);
       const out = await send('POST', '/auth/logout', cookies, { origin });
       assert.equal(out.status, 204);
-      assert.ok(
-        out.headers.getSetCookie().some((h) => /^gh_access=;/.test(h)),
-        'the cookie is cleared',
-      );
+      for (const name of ['gh_access', 'gh_refresh', 'gh_csrf']) {
+        assert.ok(
+          out.headers.getSetCookie().some((h) => h.startsWith(`${name}=;`) && /Max-Age=0/.test(h)),
+          `${name} is cleared`,
+        );
+      }
       assert.equal((await send('GET', '/auth/me', cookies)).status, 401);
     });
   });
