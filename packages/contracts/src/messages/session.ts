@@ -11,6 +11,15 @@ const Tokens = Type.Object({
 });
 
 /** The session service's subjects: sessions, the revocation list and the signing keys. */
+/**
+ * The project's lifetimes (seconds), when it sets its own: never above the
+ * instance's ACCESS_TOKEN_TTL / REFRESH_TOKEN_TTL (a longer one is cut to them).
+ */
+const ProjectLifetimes = {
+  access_ttl: Type.Optional(Type.Integer({ minimum: 60 })),
+  refresh_ttl: Type.Optional(Type.Integer({ minimum: 300 })),
+};
+
 export const sessionRequests = {
   [requests.sessionCreate]: {
     request: Request({
@@ -19,13 +28,20 @@ export const sessionRequests = {
       role: Role,
       amr: Amr,
       ...Client,
+      ...ProjectLifetimes,
     }),
     response: Tokens,
   },
   [requests.sessionRefresh]: {
     request: Request({
       refresh_token: Type.String({ maxLength: 512 }),
+      /**
+       * The project the request names: a refresh token of another project is
+       * refused, unused (`invalid_grant`). The gateway always sends it.
+       */
+      project_id: Type.Optional(Uuid),
       ...Client,
+      ...ProjectLifetimes,
     }),
     response: Type.Composite([Tokens, Type.Object({ user_id: Uuid, project_id: Uuid })]),
   },

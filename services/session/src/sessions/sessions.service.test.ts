@@ -277,4 +277,53 @@ describe('session service', () => {
     const [jwk] = (await h.bus.request('session.jwks.get', {})).keys;
     assert.deepEqual([jwk?.kty, jwk?.crv, jwk?.y], ['OKP', 'Ed25519', undefined]);
   });
+
+  test("a project's lifetimes apply at sign-in and refresh, cut to the instance's", async () => {
+    const h = await harness();
+    const projectId = randomUUID();
+    const created = await h.bus.request('session.session.create', {
+      user_id: randomUUID(),
+      project_id: projectId,
+      role: 'user',
+      amr: ['pwd'],
+      access_ttl: 120,
+      refresh_ttl: 600,
+    });
+    assert.equal(created.expires_in, 120);
+    const { payload } = await h.verify(created.access_token, projectId);
+    assert.equal((payload.exp as number) - (payload.iat as number), 120);
+    const refreshed = await h.bus.request('session.session.refresh', {
+      refresh_token: created.refresh_token,
+      project_id: projectId,
+      access_ttl: 99_999,
+      refresh_ttl: 600,
+    });
+    assert.equal(refreshed.expires_in, 900, 'never above ACCESS_TOKEN_TTL');
+    // Idle past the project's refresh lifetime (600 s): the token is dead.
+    h.clock.now += 601_000;
+    await assert.rejects(
+      h.bus.request('session.session.refresh', {
+        refresh_token: refreshed.refresh_token,
+        project_id: projectId,
+        refresh_ttl: 600,
+      }),
+      (err) => isAppError(err, 'invalid_grant'),
+    );
+  });
+
+  test('a refresh naming another project is refused, and the token still works in its own', async () => {
+    const h = await harness();
+    const projectId = randomUUID();
+    const created = await h.signIn(randomUUID(), projectId);
+    await assert.rejects(
+      h.bus.request('session.session.refresh', { refresh_token: created.refresh_token, project_id: randomUUID() }),
+      (err) => isAppError(err, 'invalid_grant'),
+    );
+    const own = await h.bus.request('session.session.refresh', {
+      refresh_token: created.refresh_token,
+      project_id: projectId,
+    });
+    assert.equal(own.session_id, created.session_id);
+    assert.equal(h.revoked.length, 0, 'no reuse was detected');
+  });
 });

@@ -53,6 +53,7 @@ export class SessionService {
   async create(input: RequestOf<'session.session.create'>): Promise<ResponseOf<'session.session.create'>> {
     const { config, now } = this.#d;
     const at = now();
+    const { accessTtl, refreshTtl } = this.#lifetimes(input);
     const expiresAt = at + config.sessionMaxAge * 1000;
     const session: SessionRecord = {
       id: this.#newId(),
@@ -64,13 +65,13 @@ export class SessionService {
       created_at: at,
       last_used_at: at,
       expires_at: expiresAt,
-      idle_expires_at: Math.min(at + config.refreshTokenTtl * 1000, expiresAt),
+      idle_expires_at: Math.min(at + refreshTtl * 1000, expiresAt),
       ip: input.ip ?? null,
       user_agent: input.user_agent ?? null,
     };
     const refreshToken = this.#newRefreshToken();
     await this.#d.store.createSession(session, hashToken(refreshToken));
-    return this.#tokens(session, refreshToken, at);
+    return this.#tokens(session, refreshToken, at, accessTtl);
   }
 
   /**
@@ -86,6 +87,7 @@ export class SessionService {
   async refresh(input: RequestOf<'session.session.refresh'>): Promise<ResponseOf<'session.session.refresh'>> {
     const { config, store, now } = this.#d;
     const at = now();
+    const { accessTtl, refreshTtl } = this.#lifetimes(input);
     let token = input.refresh_token;
     let sessionId = '';
     for (let step = 0; step < MAX_CHAIN_WALK; step++) {
@@ -95,14 +97,15 @@ export class SessionService {
         childHash: hashToken(child),
         now: at,
         graceMs: config.refreshReuseInterval * 1000,
-        idleMs: config.refreshTokenTtl * 1000,
+        idleMs: refreshTtl * 1000,
         ip: input.ip,
         userAgent: input.user_agent,
         revokedUntil: this.#revokedUntil(at),
+        projectId: input.project_id,
       });
       if (outcome.kind === 'rotated' || outcome.kind === 'current') {
         const { session } = outcome;
-        const tokens = await this.#tokens(session, child, at);
+        const tokens = await this.#tokens(session, child, at, accessTtl);
         return { ...tokens, user_id: session.user_id, project_id: session.project_id };
       }
       if (outcome.kind === 'invalid') throw invalidGrant();
@@ -191,9 +194,20 @@ export class SessionService {
     return this.#random(32).toString('base64url');
   }
 
-  async #tokens(session: SessionRecord, refreshToken: string, at: number) {
+  /**
+   * A project's own lifetimes, never above the instance's: the revocation list
+   * keeps an id for ACCESS_TOKEN_TTL, so no access token may live longer.
+   */
+  #lifetimes(input: { access_ttl?: number | undefined; refresh_ttl?: number | undefined }) {
+    const { accessTokenTtl, refreshTokenTtl } = this.#d.config;
+    return {
+      accessTtl: Math.min(input.access_ttl ?? accessTokenTtl, accessTokenTtl),
+      refreshTtl: Math.min(input.refresh_ttl ?? refreshTokenTtl, refreshTokenTtl),
+    };
+  }
+
+  async #tokens(session: SessionRecord, refreshToken: string, at: number, ttl: number) {
     const iat = Math.floor(at / 1000);
-    const ttl = this.#d.config.accessTokenTtl;
     const accessToken = await this.#d.signer.sign({
       iss: this.#d.config.publicUrl,
       aud: session.project_id,

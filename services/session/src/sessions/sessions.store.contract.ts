@@ -226,6 +226,17 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
       assert.deepEqual(next.map((o) => o.kind).sort(), ['current', 'current', 'current', 'current', 'rotated']);
     });
 
+    test('a token of another project is invalid, and nothing is written: its owner refreshes as before', async () => {
+      const store = open();
+      const { s, first } = await opened(store);
+      const elsewhere = await store.refresh(refreshing(first, T0 + 1000, { projectId: randomUUID() }));
+      assert.deepEqual(elsewhere, { kind: 'invalid' });
+      const [listed] = await store.listSessions(s.user_id, T0 + 1000);
+      assert.equal(listed?.last_used_at, T0, 'not even touched');
+      const own = await store.refresh(refreshing(first, T0 + 2000, { projectId: s.project_id }));
+      assert.equal(own.kind, 'rotated', 'not a reuse: the token was never rotated');
+    });
+
     test('an unknown token is invalid', async () => {
       const store = open();
       await opened(store);

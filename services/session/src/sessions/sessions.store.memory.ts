@@ -64,6 +64,7 @@ export class MemorySessionStore implements SessionStore, SigningKeyStore {
     if (!record || record.expiresAt <= now) return { kind: 'invalid' };
     const session = this.#sessions.get(record.sessionId);
     if (!session || !isLive(session, now)) return { kind: 'invalid' };
+    if (input.projectId !== undefined && session.project_id !== input.projectId) return { kind: 'invalid' };
     const child = this.#tokens.get(input.childHash);
     const reused = (cause: 'replayed' | 'broken_chain'): RefreshOutcome => {
       this.#revoke(session, input.revokedUntil, now);

@@ -63,7 +63,7 @@ return 1
 /**
  * One step of rotation with reuse detection. ARGV: prefix, presented hash,
  * child hash, now, grace ms, idle ms, ip ('' keeps), user agent ('' keeps),
- * revoked-until. Returns {'invalid'}, {'reused', sid, uid, cause},
+ * revoked-until, project ('' for any: a session of another is 'invalid', untouched). Returns {'invalid'}, {'reused', sid, uid, cause},
  * {'descend', sid}, or {'rotated' | 'current', sid, HGETALL of the session}.
  *
  * Presented token active: it becomes rotated and its child (whose hash the
@@ -84,9 +84,10 @@ local sid = rec[1]
 if not sid or tonumber(rec[4]) <= now then return {'invalid'} end
 local uid, exp = live(p, sid, now)
 if not uid then return {'invalid'} end
+local sKey = p .. 's:' .. sid
+if ARGV[10] ~= '' and redis.call('HGET', sKey, 'project_id') ~= ARGV[10] then return {'invalid'} end
 local childKey = p .. 'rt:' .. ARGV[3]
 local child = redis.call('HMGET', childKey, 'sid', 'state', 'expires_at')
-local sKey = p .. 's:' .. sid
 local function touch()
   redis.call('HSET', sKey, 'last_used_at', ARGV[4])
   if ARGV[7] ~= '' then redis.call('HSET', sKey, 'ip', ARGV[7]) end

@@ -92,7 +92,7 @@ export class RedisSessionStore implements SessionStore, SigningKeyStore {
   async refresh(i: RefreshInput): Promise<RefreshOutcome> {
     const args = [this.#p, i.presentedHash, i.childHash, i.now, i.graceMs, i.idleMs];
     const reply = await this.#run(() =>
-      this.#redis.ghSessionRefresh(...args, i.ip ?? '', i.userAgent ?? '', i.revokedUntil),
+      this.#redis.ghSessionRefresh(...args, i.ip ?? '', i.userAgent ?? '', i.revokedUntil, i.projectId ?? ''),
     );
     const [kind, a, b, c] = reply;
     if (kind === 'reused') {

@@ -45,6 +45,12 @@ export interface RefreshInput {
   userAgent?: string | undefined;
   /** On reuse, the revocation-list entry for the session lasts until then (epoch ms). */
   revokedUntil: number;
+  /**
+   * The project the request names: a token of a session of another project is
+   * `invalid`, and nothing is written (it is not rotated, so its owner's next
+   * refresh is no reuse). Absent: any project.
+   */
+  projectId?: string | undefined;
 }
 
 /**
@@ -61,7 +67,8 @@ export interface RefreshInput {
  *   rotated token came after its grace window (`replayed`), or because the
  *   chain cannot be followed (`broken_chain`: the child of a rotated token is
  *   missing or not of this session, or the child of an active one exists).
- * - `invalid`: unknown or expired token, or a session that is no longer live.
+ * - `invalid`: unknown or expired token, a session that is no longer live, or
+ *   one of another project than `projectId`.
  * A session therefore never has two active tokens.
  */
 export type RefreshOutcome =
