@@ -103,7 +103,12 @@ export class Invitations {
     const peeked = await tokens.peek(input.projectId, 'invitation', input.token);
     if (!peeked || peeked.role === null) throw invalidToken();
     // Before the hashing: a refused accept costs no argon2 run (the per-IP limit bounds the rest).
-    if (await store.findByEmail(input.projectId, peeked.email)) throw emailTaken();
+    if (await store.findByEmail(input.projectId, peeked.email)) {
+      // A concurrent accept of this link may have made the account meanwhile: then the link is
+      // used, and that is the answer; otherwise the address signed up some other way.
+      if (!(await tokens.peek(input.projectId, 'invitation', input.token))) throw invalidToken();
+      throw emailTaken();
+    }
     const passwordHash = await passwords.hash(input.password);
     const user = await withDatabaseErrors(() =>
       db.transaction().execute(async (trx) => {
