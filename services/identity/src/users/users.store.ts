@@ -184,15 +184,9 @@ export class PostgresUsersStore implements UsersStore {
     // cannot both read the old object and lose one another's keys.
     return withDatabaseErrors(() =>
       this.#db.transaction().execute(async (trx) => {
-        const current = await trx
-          .selectFrom('users')
-          .select('metadata')
-          .where('project_id', '=', projectId)
-          .where('id', '=', id)
-          .forUpdate()
-          .executeTakeFirst();
-        if (!current) return null;
-        set.metadata = JSON.stringify(mergeMetadata(current.metadata, patch));
+        const merged = await this.#mergedMetadata(trx, projectId, id, patch);
+        if (merged === null) return null;
+        set.metadata = merged;
         // `trx`, never `this.#db`: PGlite's one connection is held by this transaction.
         return this.#write(trx, projectId, id, set, guard);
       }),
@@ -236,15 +230,9 @@ export class PostgresUsersStore implements UsersStore {
     return this.#keepingAnAdmin(projectId, async (trx) => {
       const set = toColumns(changes);
       if (changes.metadataPatch !== undefined) {
-        const current = await trx
-          .selectFrom('users')
-          .select('metadata')
-          .where('project_id', '=', projectId)
-          .where('id', '=', id)
-          .forUpdate()
-          .executeTakeFirst();
-        if (!current) return null;
-        set.metadata = JSON.stringify(mergeMetadata(current.metadata, changes.metadataPatch));
+        const merged = await this.#mergedMetadata(trx, projectId, id, changes.metadataPatch);
+        if (merged === null) return null;
+        set.metadata = merged;
       }
       return this.#write(trx, projectId, id, set, {});
     });
@@ -260,6 +248,26 @@ export class PostgresUsersStore implements UsersStore {
         .executeTakeFirst();
       return row ?? null;
     });
+  }
+
+  /**
+   * The user's metadata with `patch` merged in, as JSON, the row locked until the transaction
+   * ends (two concurrent patches cannot both read the old object); null when no such user.
+   */
+  async #mergedMetadata(
+    trx: Transaction<Database>,
+    projectId: string,
+    id: string,
+    patch: Metadata,
+  ): Promise<string | null> {
+    const current = await trx
+      .selectFrom('users')
+      .select('metadata')
+      .where('project_id', '=', projectId)
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
+    return current ? JSON.stringify(mergeMetadata(current.metadata, patch)) : null;
   }
 
   /** Runs `change` with the project's row locked, and undoes it when no admin who can sign in is left. */
