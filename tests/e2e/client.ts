@@ -7,12 +7,13 @@ export interface Res {
   body: Record<string, unknown> & { [k: string]: unknown };
 }
 
-export function client(baseUrl: string, options: { ip?: string } = {}) {
+export function client(baseUrl: string, options: { ip?: string; userAgent?: string } = {}) {
   // Each client speaks from its own address (the servers under test trust X-Forwarded-For),
   // so per-IP limits of one test do not spill into another.
   const ip = options.ip ?? `10.${rnd()}.${rnd()}.${rnd()}`;
   async function call(method: string, path: string, body?: unknown, token?: string, raw?: string): Promise<Res> {
     const headers: Record<string, string> = { 'x-forwarded-for': ip };
+    if (options.userAgent) headers['user-agent'] = options.userAgent;
     if (body !== undefined || raw !== undefined) headers['content-type'] = 'application/json';
     if (token) headers.authorization = `Bearer ${token}`;
     const res = await fetch(baseUrl + path, {

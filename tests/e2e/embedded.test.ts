@@ -5,12 +5,14 @@ import { after, before } from 'node:test';
 import { embeddedEnv } from '@gatehouse/kit/testing';
 import { ADMIN_SERVER_ENV, adminBan, adminScenarios } from './admin-scenarios.ts';
 import { apiKeyScenarios } from './api-key-scenarios.ts';
+import { auditScenarios } from './audit-scenarios.ts';
 import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
 import { hostileScenarios } from './hostile-scenarios.ts';
 import { lockoutScenarios } from './lockout-scenarios.ts';
 import { type Mailbox, startMailbox } from './mailbox.ts';
 import { mfaScenarios } from './mfa-scenarios.ts';
 import { freePort, node, type Proc, waitForOk } from './processes.ts';
+import { projectScenarios } from './project-scenarios.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
 import { type SocialPeers, socialScenarios, startSocialPeers } from './social-scenarios.ts';
 import { trustScenarios } from './trust-scenarios.ts';
@@ -87,4 +89,15 @@ apiKeyScenarios(
   () => base,
   () => base,
   () => mailbox,
+);
+projectScenarios(
+  'embedded',
+  () => base,
+  () => base,
+  () => mailbox,
+);
+auditScenarios(
+  'embedded',
+  () => base,
+  () => base,
 );

@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ADMIN_SERVER_ENV, adminBan, adminScenarios } from './admin-scenarios.ts';
+import { ADMIN_SERVER_ENV, adminBan, adminScenarios, adminToken } from './admin-scenarios.ts';
 import { apiKeyScenarios } from './api-key-scenarios.ts';
+import { auditEventually, auditScenarios } from './audit-scenarios.ts';
 import { claimsOf, client, eventually, uniqueEmail } from './client.ts';
 import { EMAIL_SERVER_ENV, emailScenarios } from './email-scenarios.ts';
 import { hostileScenarios } from './hostile-scenarios.ts';
@@ -12,6 +13,7 @@ import { lockoutScenarios } from './lockout-scenarios.ts';
 import { type Mailbox, startMailbox, withLink } from './mailbox.ts';
 import { mfaScenarios } from './mfa-scenarios.ts';
 import { createDatabase, freePort, node, Proc, secretKey, waitForOk } from './processes.ts';
+import { projectScenarios } from './project-scenarios.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
 import { type SocialPeers, socialScenarios, startSocialPeers } from './social-scenarios.ts';
 import { trustScenarios } from './trust-scenarios.ts';
@@ -152,6 +154,18 @@ apiKeyScenarios(
   () => gatewayB,
   () => mailbox,
 );
+projectScenarios(
+  'stack',
+  () => gatewayA,
+  () => gatewayB,
+  () => mailbox,
+);
+// Recorded through gateway A (and the session service), read back through gateway B.
+auditScenarios(
+  'stack',
+  () => gatewayA,
+  () => gatewayB,
+);
 
 describe('stack: the mailer loses nothing', () => {
   test('mail queued while the mailer is stopped is delivered once it starts again, each message once', async () => {
@@ -177,6 +191,56 @@ describe('stack: the mailer loses nothing', () => {
     // Give a duplicate time to show up, then count.
     await new Promise((r) => setTimeout(r, 2_000));
     for (const email of emails) assert.equal(mailbox.to(email).length, 2, `${email} got each message once`);
+  });
+});
+
+describe('stack: the audit log loses nothing', () => {
+  test('events recorded while identity (the writer) is stopped wait in JetStream and are written once it is back', async () => {
+    const password = 'correct horse battery';
+    const replayer = client(gatewayA, { userAgent: 'audit-outage/1.0' });
+    const leaver = client(gatewayA, { userAgent: 'audit-outage/2.0' });
+    const replayed = await replayer.post('/auth/register', { email: uniqueEmail('outage'), password });
+    const leaving = await leaver.post('/auth/register', { email: uniqueEmail('outage'), password });
+    assert.equal(replayed.status, 201, JSON.stringify(replayed.body));
+    assert.equal(leaving.status, 201, JSON.stringify(leaving.body));
+    const first = replayed.body.refresh_token as string;
+    const rotated = await replayer.post('/auth/refresh', { refresh_token: first });
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    const token = await adminToken(gatewayA);
+
+    const writers = ['identity', 'identity-b'].map((name) => services.findIndex((p) => p.name === name));
+    assert.ok(writers.every((i) => i >= 0));
+    await Promise.all(writers.map((i) => services[i]?.stop()));
+    try {
+      const down = await leaver.post('/auth/login', { email: uniqueEmail(), password });
+      assert.equal(down.status, 503, 'identity is down indeed');
+      // Neither needs identity: the session service ends the session, and tells the replay.
+      const leavingAccess = leaving.body.access_token as string;
+      assert.equal((await leaver.post('/auth/logout', undefined, leavingAccess)).status, 204);
+      await new Promise((r) => setTimeout(r, 2_200)); // past REFRESH_REUSE_INTERVAL (2 s)
+      assert.equal((await replayer.post('/auth/refresh', { refresh_token: first })).status, 401);
+    } finally {
+      services[writers[0] as number] = node('identity', 'services/identity/src/main.ts', env);
+      services[writers[1] as number] = node('identity-b', 'services/identity/src/main.ts', env);
+    }
+    await waitForOk(`${gatewayA}/readyz`, services);
+
+    const id = (res: { body: Record<string, unknown> }) => (res.body.user as { id: string }).id;
+    const reuse = await auditEventually(gatewayB, token, id(replayed), ['refresh_token.reused'], 30_000);
+    const signOut = await auditEventually(gatewayB, token, id(leaving), ['sign_out'], 30_000);
+    const reused = reuse.filter((e) => e.type === 'refresh_token.reused');
+    const signOuts = signOut.filter((e) => e.type === 'sign_out');
+    assert.equal(reused.length, 1, 'written once');
+    assert.equal(signOuts.length, 1, 'written once');
+    assert.equal(reused[0]?.ip, replayer.ip);
+    assert.equal(reused[0]?.user_agent, 'audit-outage/1.0');
+    assert.equal(reused[0]?.data.cause, 'replayed');
+    assert.equal(signOuts[0]?.ip, leaver.ip);
+    assert.equal(signOuts[0]?.user_agent, 'audit-outage/2.0');
+    assert.deepEqual(signOuts[0]?.data, {
+      scope: 'session',
+      session_id: claimsOf(leaving.body.access_token as string).sid,
+    });
   });
 });
 

@@ -10,7 +10,7 @@ import { after, describe, test } from 'node:test';
 import { openDatabase } from '@gatehouse/db';
 import { createPostgresDatabase, silentLog } from '@gatehouse/db/testing';
 import { type Database, MemoryFlowStore, startIdentity } from '@gatehouse/identity';
-import { Bus, InProcessTransport, loadConfig } from '@gatehouse/kit';
+import { apiKeyHash, Bus, InProcessAuditQueue, InProcessTransport, loadConfig } from '@gatehouse/kit';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 const CHEAP_HASH = 'argon2id:m=8192,t=1,p=1';
@@ -52,11 +52,13 @@ async function signsIn(
 ): Promise<string> {
   const db = await open();
   const bus = new Bus(new InProcessTransport(), silentLog, { timeoutMs: 10_000 });
+  const audit = new InProcessAuditQueue({ log: silentLog });
   const identity = await startIdentity({
     bus,
     db,
     config: loadConfig({ PASSWORD_HASH: CHEAP_HASH }),
     mail: { enqueue: async () => {} },
+    audit,
     flows: new MemoryFlowStore(),
     log: silentLog,
   });
@@ -69,6 +71,7 @@ async function signsIn(
     return user.role;
   } finally {
     await identity.close();
+    await audit.close();
     await bus.transport.close();
     await db.destroy();
   }
@@ -146,6 +149,79 @@ for (const mode of ['stack', 'embedded'] as const) {
       assert.equal(found.stdout.trim().split('\n').length, 2);
       assert.equal((await gatehouse(env, ['users', 'list', '--limit', '0'])).code, 2);
       assert.equal((await gatehouse(env, ['users', 'frobnicate'])).code, 2);
+    });
+
+    /** The project row as stored. */
+    const projectRow = async (id: string) => {
+      const db = await open();
+      try {
+        return await db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      } finally {
+        await db.destroy();
+      }
+    };
+    /** The id and keys a project command printed, each line asserted. */
+    const printedKeys = (stdout: string) => {
+      const id = /\(([0-9a-f-]{36})\)/.exec(stdout)?.[1];
+      const pk = /^publishable key: +(pk_[A-Za-z0-9_-]{43})$/m.exec(stdout)?.[1];
+      const sk = /^secret key: +(sk_[A-Za-z0-9_-]{43})$/m.exec(stdout)?.[1];
+      assert.ok(id && pk && sk, stdout);
+      assert.equal(stdout.split(sk).length, 2, 'the secret key is printed once');
+      assert.match(stdout, /shown only this once/);
+      assert.match(stdout, /Running gateways pick this up within their project reload interval/);
+      return { id, pk, sk };
+    };
+
+    test('project create prints the id and both keys, the secret once; only its hash is stored', async () => {
+      const run = await gatehouse(env, ['project', 'create', `Shop ${mode}`]);
+      assert.equal(run.code, 0, run.stderr + run.stdout);
+      assert.match(run.stdout, new RegExp(`^created project Shop ${mode} \\([0-9a-f-]{36}\\)$`, 'm'));
+      const { id, pk, sk } = printedKeys(run.stdout);
+      const row = await projectRow(id);
+      assert.equal(row.name, `Shop ${mode}`);
+      assert.equal(row.publishable_key, pk);
+      assert.equal(row.secret_key_hash, apiKeyHash(sk));
+      assert.deepEqual(row.settings, {});
+      assert.ok(!JSON.stringify(row).includes(sk.slice(3)), 'the secret itself is stored nowhere');
+
+      const blank = await gatehouse(env, ['project', 'create', '   ']);
+      assert.equal(blank.code, 1);
+      assert.match(blank.stdout, /must not be blank/);
+      assert.equal((await gatehouse(env, ['project', 'create'])).code, 2);
+      assert.equal((await gatehouse(env, ['project', 'create', 'a', 'b'])).code, 2);
+    });
+
+    test('project keys rotate prints a new pair: both keys change, the old secret hash is gone; default names the default project', async () => {
+      const created = printedKeys((await gatehouse(env, ['project', 'create', `Rotated ${mode}`])).stdout);
+      const run = await gatehouse(env, ['project', 'keys', 'rotate', created.id]);
+      assert.equal(run.code, 0, run.stderr + run.stdout);
+      assert.match(run.stdout, new RegExp(`rotated the keys of project Rotated ${mode} \\(${created.id}\\)`));
+      const rotated = printedKeys(run.stdout);
+      assert.equal(rotated.id, created.id);
+      assert.notEqual(rotated.pk, created.pk);
+      assert.notEqual(rotated.sk, created.sk);
+      const row = await projectRow(created.id);
+      assert.equal(row.publishable_key, rotated.pk);
+      assert.equal(row.secret_key_hash, apiKeyHash(rotated.sk));
+
+      const before = await projectRow(DEFAULT_PROJECT_ID);
+      assert.match(before.publishable_key, /^pk_/, 'the default project has a publishable key from the migration');
+      assert.equal(before.secret_key_hash, null, 'and no secret key until one is made');
+      const first = await gatehouse(env, ['project', 'keys', 'rotate', 'default']);
+      assert.equal(first.code, 0, first.stderr + first.stdout);
+      const keys = printedKeys(first.stdout);
+      assert.equal(keys.id, DEFAULT_PROJECT_ID);
+      const after = await projectRow(DEFAULT_PROJECT_ID);
+      assert.equal(after.publishable_key, keys.pk);
+      assert.notEqual(after.publishable_key, before.publishable_key);
+      assert.equal(after.secret_key_hash, apiKeyHash(keys.sk));
+
+      const unknown = await gatehouse(env, ['project', 'keys', 'rotate', '00000000-0000-7000-8000-00000000dead']);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stdout, /no project/);
+      assert.equal((await gatehouse(env, ['project', 'keys', 'rotate', 'not-an-id'])).code, 2);
+      assert.equal((await gatehouse(env, ['project', 'keys', 'rotate'])).code, 2);
+      assert.equal((await gatehouse(env, ['project', 'keys', 'frobnicate', 'default'])).code, 2);
     });
   });
 }

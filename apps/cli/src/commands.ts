@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '@gatehouse/db';
 import { type Database, migrate as migrateIdentity } from '@gatehouse/identity';
-import { createAdmin, listUsers } from '@gatehouse/identity/operator';
+import { createAdmin, createProject, listUsers, rotateProjectKeys } from '@gatehouse/identity/operator';
 import { type Config, isAppError, type Logger } from '@gatehouse/kit';
 import { migrate as migrateMfa } from '@gatehouse/mfa';
 import type { Kysely } from 'kysely';
@@ -97,6 +97,66 @@ export async function usersListCommand(
           u.created_at,
         ].join('\t'),
       );
+    }
+  });
+}
+
+/** What the tool says after printing a secret key, and why a running gateway does not know yet. */
+const SECRET_ONCE = 'The secret key is shown only this once (only its hash is stored): keep it somewhere safe now.';
+const NO_BUS =
+  'Running gateways pick this up within their project reload interval (30 s) or at restart: this tool cannot reach them.';
+
+/**
+ * `gatehouse project create <name>`: a new project with no settings of its
+ * own; prints its id and keys, the secret once. False (and a line saying why)
+ * for a name the API would refuse.
+ */
+export async function projectCreateCommand(options: CommandOptions, input: { name: string }): Promise<boolean> {
+  return withDatabase(options, false, async (db) => {
+    await migrateIdentity(db);
+    try {
+      const { project, secret_key } = await createProject(db, options.config, { name: input.name });
+      options.print(`created project ${project.name} (${project.id})`);
+      options.print(`publishable key: ${project.publishable_key}`);
+      options.print(`secret key:      ${secret_key}`);
+      options.print(SECRET_ONCE);
+      options.print(NO_BUS);
+      return true;
+    } catch (err) {
+      if (isAppError(err, 'validation_failed')) {
+        options.print(err.message);
+        return false;
+      }
+      throw err;
+    }
+  });
+}
+
+/**
+ * `gatehouse project keys rotate <project-id>`: new publishable and secret
+ * keys; the old ones are gone from the database at once. False (and a line)
+ * when there is no such project.
+ */
+export async function projectKeysRotateCommand(
+  options: CommandOptions,
+  input: { projectId: string },
+): Promise<boolean> {
+  return withDatabase(options, false, async (db) => {
+    await migrateIdentity(db);
+    try {
+      const { project, publishable_key, secret_key } = await rotateProjectKeys(db, options.config, input.projectId);
+      options.print(`rotated the keys of project ${project.name} (${project.id}); the old keys no longer work`);
+      options.print(`publishable key: ${publishable_key}`);
+      options.print(`secret key:      ${secret_key}`);
+      options.print(SECRET_ONCE);
+      options.print(NO_BUS);
+      return true;
+    } catch (err) {
+      if (isAppError(err, 'not_found', 'validation_failed')) {
+        options.print(`no project ${input.projectId}`);
+        return false;
+      }
+      throw err;
     }
   });
 }

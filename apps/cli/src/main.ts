@@ -1,6 +1,13 @@
 import { parseArgs } from 'node:util';
+import { DEFAULT_PROJECT_ID } from '@gatehouse/identity/operator';
 import { createLogger, environment, loadConfig } from '@gatehouse/kit';
-import { adminCreateCommand, migrateCommand, usersListCommand } from './commands.ts';
+import {
+  adminCreateCommand,
+  migrateCommand,
+  projectCreateCommand,
+  projectKeysRotateCommand,
+  usersListCommand,
+} from './commands.ts';
 import { readSecret } from './password-input.ts';
 import { rotateKeys } from './rotate.ts';
 
@@ -21,6 +28,12 @@ const USAGE = `usage: pnpm gatehouse <command>
                               (REDIS_URL) and the TOTP secrets in the database, and keep the
                               recovery-code keys of SECRET_KEY_PREVIOUS. Afterwards
                               SECRET_KEY_PREVIOUS can be removed.
+  project create <name>       Create a project (tenant); prints its id, its publishable key and its
+                              secret key (shown this once: only its hash is stored).
+  project keys rotate <project-id|default>
+                              New publishable and secret keys for the project; the old ones stop
+                              working. This tool reaches no running gateway: they pick either change
+                              up within their project reload interval (30 s) or at restart.
 
   Embedded mode (no DATABASE_URL): stop Gatehouse first.`;
 
@@ -36,6 +49,7 @@ const fail = (message: string, code = 2): never => {
 };
 
 const print = (line: string) => console.log(line);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const command = argv.slice(0, 2).join(' ');
 try {
   const config = loadConfig(environment());
@@ -66,6 +80,17 @@ try {
     const limit = Number(values.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) fail('--limit: a whole number from 1 to 1000');
     await usersListCommand(options, { limit, ...(values.search ? { search: values.search } : {}) });
+  } else if (command === 'project create') {
+    const { positionals } = parseArgs({ args: argv.slice(2), allowPositionals: true, options: {} });
+    if (positionals.length !== 1) fail('project create takes one name (quote it if it has spaces)');
+    process.exit((await projectCreateCommand(options, { name: positionals[0] as string })) ? 0 : 1);
+  } else if (command === 'project keys' && argv[2] === 'rotate') {
+    const { positionals } = parseArgs({ args: argv.slice(3), allowPositionals: true, options: {} });
+    const target = positionals[0];
+    if (positionals.length !== 1 || target === undefined) fail('project keys rotate takes one project id, or default');
+    const projectId = target === 'default' ? DEFAULT_PROJECT_ID : (target as string);
+    if (!UUID.test(projectId)) fail(`project keys rotate: ${target} is not a project id (a UUID) nor default`);
+    process.exit((await projectKeysRotateCommand(options, { projectId })) ? 0 : 1);
   } else if (command === 'keys rotate' && argv.length === 2) {
     process.exit((await rotateKeys(options)) ? 0 : 1);
   } else {

@@ -5,6 +5,7 @@ import {
   Bus,
   type Config,
   embeddedSecretKey,
+  InProcessAuditQueue,
   InProcessMailQueue,
   InProcessTransport,
   type Logger,
@@ -38,11 +39,25 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
   // The in-process stand-in for JetStream: the mailer consumes what identity queues.
   const mail = new InProcessMailQueue({ log: child('mail-queue') });
   closers.push(() => mail.close());
+  // The in-process stand-in for the AUDIT stream: the gateway and the session service record
+  // events, identity writes them.
+  const audit = new InProcessAuditQueue({ log: child('audit-queue') });
   // One process: social sign-in flows wait in memory.
-  const identity = await startIdentity({ bus, db, config, mail, flows: new MemoryFlowStore(), log: child('identity') });
+  const identity = await startIdentity({
+    bus,
+    db,
+    config,
+    mail,
+    audit,
+    flows: new MemoryFlowStore(),
+    log: child('identity'),
+  });
+  // Closed in reverse: the audit queue hands what it still holds to identity's writer while the
+  // database is open, then the writer stops, then the database closes.
   closers.push(
-    () => identity.close(),
     () => db.destroy(),
+    () => identity.close(),
+    () => audit.close(),
   );
   // Sessions and signing keys in the process.
   const sessionStore = new MemorySessionStore();
@@ -54,6 +69,7 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
     log: child('session'),
     secretKey,
     previousSecretKeys: config.secretKeyPrevious,
+    audit,
   });
   closers.push(() => session.close());
   const mfa = await startMfa({
@@ -80,6 +96,7 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
     config,
     log: child('gateway'),
     rateLimitStore: new MemoryRateLimitStore(),
+    audit,
   });
   closers.push(() => gateway.close());
 

@@ -1,4 +1,5 @@
 import { type Static, type TProperties, Type } from '@sinclair/typebox';
+import { AuditEventType, AuditEventView } from './audit.ts';
 import { WireErrorCodeField } from './errors.ts';
 import {
   LinkedIdentity,
@@ -18,6 +19,9 @@ import {
   AvatarUrl,
   Invitation,
   Metadata,
+  Project,
+  ProjectSettings,
+  ProjectSignInMethod,
   Role,
   SessionInfo,
   Timestamp,
@@ -199,6 +203,11 @@ export const OAuthStartQuery = Type.Object(
     auth_mode: AuthMode,
     /** From POST /auth/identities/{provider}/link: the flow links the provider to that user. */
     link_token: Type.Optional(OneTimeToken),
+    /**
+     * The project's publishable key (`pk_...`): a browser's navigation to this
+     * URL cannot send X-API-Key. Absent: the default project, or the one X-API-Key names.
+     */
+    project: Type.Optional(Type.String({ pattern: '^pk_[A-Za-z0-9_-]{1,100}$' })),
   },
   strict,
 );
@@ -262,6 +271,24 @@ export const InvitationAcceptBody = Body({
   name: Type.Optional(Type.String({ maxLength: 200 })),
   auth_mode: AuthMode,
 });
+/** The audit log's filters: one user, one type, a time range (`since` included, `until` not). */
+export const AuditQuery = Type.Object(
+  {
+    user_id: Type.Optional(Uuid),
+    type: Type.Optional(AuditEventType),
+    since: Type.Optional(Timestamp),
+    until: Type.Optional(Timestamp),
+    /** 1 to 100, 50 when absent. */
+    limit: Type.Optional(Type.String({ pattern: '^(100|[1-9][0-9]?)$', description: 'an integer from 1 to 100' })),
+    cursor: Type.Optional(Cursor),
+  },
+  strict,
+);
+/** Newest first; `next_cursor` is null on the last page. */
+export const AuditResponse = Type.Object({
+  events: Type.Array(AuditEventView),
+  next_cursor: Type.Union([Cursor, Type.Null()]),
+});
 
 // User API keys.
 export const ApiKeyCreateBody = Body({
@@ -279,3 +306,33 @@ export const ApiKeyCreated = Type.Object({
   expires_at: Type.Union([Timestamp, Type.Null()]),
 });
 export const ApiKeysResponse = Type.Object({ api_keys: Type.Array(ApiKey) });
+
+// Projects (the instance admin).
+export const ProjectCreateBody = Body({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  settings: Type.Optional(ProjectSettings),
+});
+/** `secret_key` is shown this once. */
+export const ProjectCreated = Type.Composite([Project, Type.Object({ secret_key: Type.String() })]);
+export const ProjectsResponse = Type.Object({ projects: Type.Array(Project) });
+/** `settings` replaces the keys it names; null puts one back to the instance's setting. */
+export const ProjectPatchBody = Body({
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  settings: Type.Optional(
+    Type.Object(
+      {
+        access_token_ttl: Type.Optional(Type.Union([Type.Integer({ minimum: 60 }), Type.Null()])),
+        refresh_token_ttl: Type.Optional(Type.Union([Type.Integer({ minimum: 300 }), Type.Null()])),
+        require_email_verification: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+        redirect_allowlist: Type.Optional(
+          Type.Union([Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { maxItems: 100 }), Type.Null()]),
+        ),
+        sign_in_methods: Type.Optional(
+          Type.Union([Type.Array(ProjectSignInMethod, { maxItems: 5, uniqueItems: true }), Type.Null()]),
+        ),
+      },
+      strict,
+    ),
+  ),
+});
+export const ProjectKeys = Type.Object({ publishable_key: Type.String(), secret_key: Type.String() });

@@ -1,3 +1,4 @@
+export * from './audit.ts';
 export * from './errors.ts';
 export * from './fields.ts';
 export * from './http.ts';

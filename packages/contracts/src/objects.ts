@@ -80,6 +80,44 @@ export const ApiKey = Type.Object({
 });
 export type ApiKey = Static<typeof ApiKey>;
 
+/** The ways in a project may turn off (`sign_in_methods`): an invitation is a password sign-up. */
+export const ProjectSignInMethod = Type.Union([
+  Type.Literal('password'),
+  Type.Literal('magic_link'),
+  Type.Literal('oauth'),
+  Type.Literal('passkey'),
+  Type.Literal('guest'),
+]);
+export type ProjectSignInMethod = Static<typeof ProjectSignInMethod>;
+export const PROJECT_SIGN_IN_METHODS: readonly ProjectSignInMethod[] = ProjectSignInMethod.anyOf.map((s) => s.const);
+
+/**
+ * A project's own rules, each in place of the instance's setting when set. The
+ * lifetimes may be shorter than the instance's (ACCESS_TOKEN_TTL,
+ * REFRESH_TOKEN_TTL), never longer: revocation is sized by the instance's.
+ */
+export const ProjectSettings = Type.Object(
+  {
+    access_token_ttl: Type.Optional(Type.Integer({ minimum: 60 })),
+    refresh_token_ttl: Type.Optional(Type.Integer({ minimum: 300 })),
+    require_email_verification: Type.Optional(Type.Boolean()),
+    redirect_allowlist: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 2048 }), { maxItems: 100 })),
+    sign_in_methods: Type.Optional(Type.Array(ProjectSignInMethod, { maxItems: 5, uniqueItems: true })),
+  },
+  { additionalProperties: false },
+);
+export type ProjectSettings = Static<typeof ProjectSettings>;
+
+/** A project (tenant). The publishable key names it and is safe in a browser; the secret key is shown once. */
+export const Project = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  publishable_key: Type.String(),
+  settings: ProjectSettings,
+  created_at: Timestamp,
+});
+export type Project = Static<typeof Project>;
+
 /** A session as listed to its owner. */
 export const SessionInfo = Type.Object({
   id: Uuid,

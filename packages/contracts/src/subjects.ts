@@ -39,6 +39,12 @@ export const requests = {
   identityApiKeyRevoke: 'identity.api_key.revoke',
   identityApiKeyVerify: 'identity.api_key.verify',
   identityApiKeyTouch: 'identity.api_key.touch',
+  identityProjectCreate: 'identity.project.create',
+  identityProjectList: 'identity.project.list',
+  identityProjectUpdate: 'identity.project.update',
+  identityProjectRotateKeys: 'identity.project.rotate_keys',
+  identityProjectDirectory: 'identity.project.directory',
+  identityAuditList: 'identity.audit.list',
   sessionCreate: 'session.session.create',
   sessionRefresh: 'session.session.refresh',
   sessionRevoke: 'session.session.revoke',
@@ -79,6 +85,7 @@ export const events = {
   mfaChanged: 'events.mfa.changed',
   keysRotated: 'events.keys.rotated',
   apiKeysRevoked: 'events.api_keys.revoked',
+  projectChanged: 'events.project.changed',
 } as const;
 
 export type RequestSubject = (typeof requests)[keyof typeof requests];

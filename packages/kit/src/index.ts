@@ -1,4 +1,22 @@
-export { API_KEY_PREFIX, apiKeyHash, isApiKeyShaped, newApiKey } from './api-keys.ts';
+export {
+  API_KEY_PREFIX,
+  apiKeyHash,
+  isApiKeyShaped,
+  isPublishableKeyShaped,
+  isSecretKeyShaped,
+  newApiKey,
+  newProjectKeys,
+  PUBLISHABLE_KEY_PREFIX,
+  SECRET_KEY_PREFIX,
+} from './api-keys.ts';
+export { type AuditDataOf, type AuditEventInput, auditEvent } from './audit-queue/event.ts';
+export { InProcessAuditQueue, type InProcessAuditQueueOptions } from './audit-queue/in-process.ts';
+export {
+  type AuditQueueNames,
+  JetStreamAuditQueue,
+  type JetStreamAuditQueueOptions,
+} from './audit-queue/jetstream.ts';
+export type { AuditBatch, AuditBatchOptions, AuditQueue, AuditSink } from './audit-queue/queue.ts';
 export {
   Bus,
   type EventSubjectName,

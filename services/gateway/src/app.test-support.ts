@@ -18,15 +18,23 @@ import {
   type MessageContext,
   type RequestSubjectName,
 } from '@gatehouse/kit';
+import { RecordingAuditSink } from '@gatehouse/kit/testing';
 import type { FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { buildGateway, MemoryRateLimitStore } from './app.ts';
+import type { ProjectDirectory } from './projects/project-directory.ts';
 
 /** A gateway whose every bus request fails fast (200 ms): the edge's own behaviour, for `inject`. */
 export async function bareGateway(env: Record<string, string> = {}): Promise<FastifyInstance> {
   const log = createLogger({ service: 'test', level: 'silent' });
   const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 200 });
-  const { app } = await buildGateway({ bus, log, config: loadConfig(env), rateLimitStore: new MemoryRateLimitStore() });
+  const { app } = await buildGateway({
+    bus,
+    log,
+    config: loadConfig(env),
+    rateLimitStore: new MemoryRateLimitStore(),
+    audit: new RecordingAuditSink(),
+  });
   return app;
 }
 
@@ -76,6 +84,8 @@ export interface TestClaims {
   sid: string;
   role?: Role;
   amr?: string[];
+  /** The token's project (`aud`); the default project when absent. */
+  aud?: string;
 }
 
 export interface StandInGateway {
@@ -91,6 +101,10 @@ export interface StandInGateway {
   logs: Record<string, unknown>[];
   /** An access token as the session service signs it, with a key this gateway trusts. */
   sign(claims: TestClaims): Promise<string>;
+  /** The gateway's project directory (empty: only the default project, with the instance's settings). */
+  projects: ProjectDirectory;
+  /** Every audit event the gateway recorded, in order. */
+  audit: RecordingAuditSink;
   close(): Promise<void>;
 }
 
@@ -128,11 +142,11 @@ export async function gatewayWith(standIns: StandIns, env: Record<string, string
   const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 2000 });
   const config = loadConfig({ PUBLIC_URL: TEST_PUBLIC_URL, ...env });
   const { jwk, privateKey } = await testSigningKey();
-  const sign = ({ sub, sid, role = 'user', amr = ['pwd'] }: TestClaims) =>
+  const sign = ({ sub, sid, role = 'user', amr = ['pwd'], aud = DEFAULT_PROJECT_ID }: TestClaims) =>
     new SignJWT({ sid, role, amr, auth_time: Math.floor(Date.now() / 1000) })
       .setProtectedHeader({ alg: 'ES256', kid: KID, typ: 'JWT' })
       .setIssuer(config.publicUrl)
-      .setAudience(DEFAULT_PROJECT_ID)
+      .setAudience(aud)
       .setSubject(sub)
       .setIssuedAt()
       .setExpirationTime(`${config.accessTokenTtl}s`)
@@ -168,7 +182,14 @@ export async function gatewayWith(standIns: StandIns, env: Record<string, string
     };
     bus.serve(subject, recorded as never);
   }
-  const { app, verifier } = await buildGateway({ bus, log, config, rateLimitStore: new MemoryRateLimitStore() });
+  const audit = new RecordingAuditSink();
+  const { app, verifier, projects } = await buildGateway({
+    bus,
+    log,
+    config,
+    rateLimitStore: new MemoryRateLimitStore(),
+    audit,
+  });
   await verifier.refreshKeys();
   return {
     app,
@@ -180,6 +201,8 @@ export async function gatewayWith(standIns: StandIns, env: Record<string, string
       calls.filter((c) => c.subject === subject && c.error === undefined).map((c) => c.answer as ResponseOf<S>),
     logs,
     sign,
+    projects,
+    audit,
     close: () => app.close(),
   };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { AppError, type Bus, type Config, type Logger } from '@gatehouse/kit';
+import { AppError, type AuditSink, type Bus, type Config, type Logger } from '@gatehouse/kit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { accountRoutes } from './account/account.routes.ts';
 import { apiKeyRoutes } from './account/api-keys.routes.ts';
@@ -10,7 +10,9 @@ import { emailVerificationRoutes } from './account/email-verification.routes.ts'
 import { identityRoutes } from './account/identities.routes.ts';
 import { passwordRoutes } from './account/password.routes.ts';
 import { adminUserRoutes } from './admin/admin-users.routes.ts';
+import { auditRoutes } from './admin/audit.routes.ts';
 import { invitationRoutes } from './admin/invitations.routes.ts';
+import { adminProjectRoutes } from './admin/projects.routes.ts';
 import { ApiKeyCache } from './auth/api-key-cache.ts';
 import { authenticator, documentAuthRequired, usesCheck } from './auth/authenticate.ts';
 import { ACCESS_COOKIE, allowedOrigins } from './auth/cookies.ts';
@@ -25,6 +27,7 @@ import { lazyChildLogger } from './http/lazy-logger.ts';
 import { parseAllowlist } from './http/redirects.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { confirmRoutes } from './pages/confirm.routes.ts';
+import { type NamedProject, ProjectDirectory, projectHook } from './projects/project-directory.ts';
 import { SignInLimits } from './rate-limit/limits.ts';
 import type { RateLimitStore } from './rate-limit/rate-limit.store.ts';
 import { passkeyRoutes } from './second-factors/passkeys.routes.ts';
@@ -46,6 +49,8 @@ export interface GatewayDeps {
   config: Config;
   log: Logger;
   rateLimitStore: RateLimitStore;
+  /** Where the audit events go: JetStream in the stack, the in-process queue embedded. */
+  audit: AuditSink;
 }
 
 export interface Gateway {
@@ -53,8 +58,11 @@ export interface Gateway {
   revocations: RevocationSet;
   verifier: TokenVerifier;
   keys: ApiKeyCache;
+  projects: ProjectDirectory;
 }
 
+/** How often the whole project directory is reloaded (events keep it exact in between). */
+const PROJECT_RELOAD_MS = 30_000;
 /** How often the uses of API keys are sent to identity (their `last_used_at`). */
 const API_KEY_TOUCH_MS = 30_000;
 
@@ -101,7 +109,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   const origins = allowedOrigins(config);
   const keys = new ApiKeyCache();
   const busFor = (request: { id: string }) => bus.for(request.id);
-  const { requireAuth, requireToken } = authenticator({
+  const projects = new ProjectDirectory(parseAllowlist(config.redirectAllowlist));
+  const { requireAuth, requireToken, requireAdminAuth } = authenticator({
     verifier,
     revocations,
     keys,
@@ -121,9 +130,13 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     redirects: parseAllowlist(config.redirectAllowlist),
     requireAuth,
     requireToken,
+    requireAdminAuth,
+    projects,
+    audit: deps.audit,
   };
 
   app.decorateRequest('auth', null);
+  app.decorateRequest('project', null as unknown as NamedProject); // set by projectHook on every request
   registerJsonBodyParser(app);
   const headers = securityHeaders(config.publicUrl);
   // Every response, errors and 404s included; a route that may be cached (the JWKS) says so itself.
@@ -132,6 +145,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     done();
   });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  // Every request's project, before its route (and its body) runs.
+  app.addHook('onRequest', projectHook(projects));
   app.setNotFoundHandler((request, reply) =>
     sendError(new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply),
   );
@@ -180,6 +195,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   app.addHook('onRoute', (route) => {
     if (usesCheck(route, ctx.requireAuth)) documentAuthRequired(route, true);
     else if (usesCheck(route, ctx.requireToken)) documentAuthRequired(route, false);
+    else if (usesCheck(route, ctx.requireAdminAuth)) documentAuthRequired(route, true);
   });
   // Sign-in, one plugin per method; each ends in sign-in/complete-sign-in.ts. A new method
   // (social sign-in) is one more plugin here.
@@ -201,12 +217,14 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   await app.register(passkeyRoutes, { ctx });
   await app.register(apiKeyRoutes, { ctx });
   await app.register(adminUserRoutes, { ctx });
+  await app.register(adminProjectRoutes, { ctx });
   await app.register(invitationRoutes, { ctx });
+  await app.register(auditRoutes, { ctx });
   // Pages and discovery.
   await app.register(confirmRoutes);
   await app.register(discoveryRoutes, { ctx, verifier, pingStore: () => deps.rateLimitStore.ping() });
 
-  return { app, revocations, verifier, keys };
+  return { app, revocations, verifier, keys, projects };
 }
 
 /**
@@ -217,7 +235,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
 export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
   const { bus, config, log } = deps;
   const gateway = await buildGateway(deps);
-  const { revocations, verifier, keys } = gateway;
+  const { revocations, verifier, keys, projects } = gateway;
 
   bus.subscribe('events.session.revoked', (event) => {
     for (const id of event.session_ids) revocations.add(id, event.until);
@@ -225,6 +243,19 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
   // A key works with its user's role and while its user may sign in: a change to the user is
   // asked about again, a revoked key dropped.
   bus.subscribe('events.api_keys.revoked', (event) => keys.revoke(event.key_ids));
+  // A created, changed or re-keyed project is reloaded: an old secret key stops naming it at once.
+  const reloadProject = async (projectId: string) => {
+    const { projects: found } = await bus.request('identity.project.directory', { project_id: projectId });
+    if (found.length === 0) projects.remove(projectId);
+    for (const entry of found) projects.put(entry);
+  };
+  bus.subscribe('events.project.changed', (event) =>
+    reloadProject(event.project_id).catch((err) => {
+      // Until the next full reload the project keeps what this gateway knew; its old secret
+      // key goes on working here that long (PROJECT_RELOAD_MS).
+      log.error({ err, projectId: event.project_id }, 'could not reload a changed project');
+    }),
+  );
   for (const subject of ['events.user.updated', 'events.user.deleted', 'events.user.password_changed'] as const) {
     bus.subscribe(subject, (event) => keys.dropUser(event.user_id));
   }
@@ -235,6 +266,7 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
     const since = revocations.losses;
     const { revoked } = await bus.request('session.revocation.list', {});
     for (const { session_id, until } of revoked) revocations.add(session_id, until);
+    projects.replaceAll((await bus.request('identity.project.directory', {})).projects);
     await verifier.refreshKeys();
     if (!revocations.markSynced(since)) throw new Error('the bus was lost again during the reload');
   };
@@ -272,6 +304,15 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
   };
   const toucher = setInterval(() => void touchUses(), API_KEY_TOUCH_MS);
   toucher.unref();
+  // The whole directory now and then: what the command-line tool changed (it has no bus), and
+  // any event this gateway missed.
+  const reloader = setInterval(() => {
+    bus
+      .request('identity.project.directory', {})
+      .then(({ projects: all }) => projects.replaceAll(all))
+      .catch((err) => log.warn({ err }, 'could not reload the projects'));
+  }, PROJECT_RELOAD_MS);
+  reloader.unref();
   await gateway.app.listen({ port: config.port, host: config.host });
   return {
     app: gateway.app,
@@ -279,6 +320,7 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
       closed = true;
       clearInterval(pruner);
       clearInterval(toucher);
+      clearInterval(reloader);
       await touchUses();
       await gateway.app.close();
     },

@@ -1,4 +1,12 @@
-import { connectBus, createLogger, environment, loadConfig, redisOptions, Shutdown } from '@gatehouse/kit';
+import {
+  connectBusWithTransport,
+  createLogger,
+  environment,
+  JetStreamAuditQueue,
+  loadConfig,
+  redisOptions,
+  Shutdown,
+} from '@gatehouse/kit';
 import { Redis } from 'ioredis';
 import { RedisRateLimitStore, startGateway } from './app.ts';
 
@@ -8,8 +16,13 @@ if (!config.redisUrl) throw new Error('REDIS_URL is required when the gateway ru
 
 const shutdown = new Shutdown(log);
 shutdown.listen();
-const bus = await connectBus(config, 'gateway', log);
-shutdown.add('bus', () => bus.transport.close());
+const { bus, transport } = await connectBusWithTransport(config, 'gateway', log);
+shutdown.add('bus', () => transport.close());
+// Audit events go to JetStream on the bus's connection. The gateway only publishes (identity
+// creates the AUDIT stream and writes it): nothing to wait for. Closed after the HTTP server, so
+// the last requests' events are still published.
+const audit = await JetStreamAuditQueue.open({ connection: transport.connection, log, manageStreams: false });
+shutdown.add('audit queue', () => audit.close());
 // Fail fast while Redis is down (a 503), reconnect forever in the background.
 // Credentials in REDIS_URL; TLS from rediss:// or REDIS_TLS_CA (redisOptions).
 const redis = new Redis(config.redisUrl, {
@@ -20,6 +33,6 @@ const redis = new Redis(config.redisUrl, {
 });
 redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
 shutdown.add('redis', () => redis.quit());
-const gateway = await startGateway({ bus, config, log, rateLimitStore: new RedisRateLimitStore(redis) });
+const gateway = await startGateway({ bus, config, log, rateLimitStore: new RedisRateLimitStore(redis), audit });
 shutdown.add('http', () => gateway.close());
 log.info({ port: config.port, publicUrl: config.publicUrl }, 'gateway listening');

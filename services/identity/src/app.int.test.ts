@@ -5,7 +5,7 @@ import { CHEAP_HASH } from './app.test-support.ts';
 import { MemoryFlowStore, startIdentity } from './app.ts';
 import { openDatabase } from './db/database.ts';
 import { migrate } from './db/migrations.ts';
-import { createPostgresDatabase, discardMail, silentLog } from './db/test-databases.ts';
+import { createPostgresDatabase, discardMail, noAuditEvents, silentLog } from './db/test-databases.ts';
 
 test('replicas starting together on one Postgres migrate once and create one admin', async () => {
   const created = await createPostgresDatabase();
@@ -25,7 +25,15 @@ test('replicas starting together on one Postgres migrate once and create one adm
     await Promise.all(replicas.map(({ db }) => migrate(db)));
     const services = await Promise.all(
       replicas.map(({ bus, db }) =>
-        startIdentity({ bus, db, config, mail: discardMail, flows: new MemoryFlowStore(), log: silentLog }),
+        startIdentity({
+          bus,
+          db,
+          config,
+          mail: discardMail,
+          audit: noAuditEvents,
+          flows: new MemoryFlowStore(),
+          log: silentLog,
+        }),
       ),
     );
     const [first] = replicas;

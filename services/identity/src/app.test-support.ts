@@ -2,7 +2,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { events as eventSubjects, type MailJob } from '@gatehouse/contracts';
-import { AppError, Bus, type Config, InProcessTransport, isAppError, loadConfig } from '@gatehouse/kit';
+import {
+  AppError,
+  Bus,
+  type Config,
+  InProcessAuditQueue,
+  InProcessTransport,
+  isAppError,
+  loadConfig,
+} from '@gatehouse/kit';
 import { sql } from 'kysely';
 import { MemoryFlowStore, startIdentity } from './app.ts';
 import { openPgliteTestDatabase, silentLog, type TestDatabase } from './db/test-databases.ts';
@@ -26,6 +34,11 @@ export interface TestIdentity {
   tokenFrom(address: string, template: string): string;
   /** Makes `token` expire now, as time would. */
   expireToken(token: string): Promise<void>;
+  /**
+   * The audit queue identity's writer consumes (in process, batches due after 10 ms): record
+   * events into it as the gateway would, and read them back through identity.audit.list.
+   */
+  audit: InProcessAuditQueue;
   /** Every user event published, in order. */
   published: { subject: string; data: Record<string, unknown> }[];
   /**
@@ -78,11 +91,13 @@ export async function startTestIdentity(
   });
   const mails: MailJob[] = [];
   const mail = { enqueue: async (job: MailJob) => void mails.push(job) };
+  const audit = new InProcessAuditQueue({ log: silentLog, batchWaitMs: 10, retryDelaysMs: [50] });
   const identity = await startIdentity({
     bus,
     db: database.db,
     config,
     mail,
+    audit,
     flows: new MemoryFlowStore(),
     log: silentLog,
   });
@@ -91,6 +106,7 @@ export async function startTestIdentity(
     bus,
     database,
     config,
+    audit,
     published,
     peerCalls,
     get peersDown() {
@@ -117,6 +133,7 @@ export async function startTestIdentity(
       );
     },
     close: async () => {
+      await audit.close();
       await identity.close();
       await bus.transport.close();
       if (!shared) await database.drop();

@@ -1,4 +1,4 @@
-import type { Bus, Config, Logger, MailQueue } from '@gatehouse/kit';
+import type { AuditQueue, Bus, Config, Logger, MailQueue } from '@gatehouse/kit';
 import type { Kysely } from 'kysely';
 import { registerAccountMailHandlers } from './account-mail/account-mail.handlers.ts';
 import { AccountMail } from './account-mail/account-mail.ts';
@@ -7,6 +7,9 @@ import { registerAdminUserHandlers } from './admin-users/admin-users.handlers.ts
 import { AdminUsers } from './admin-users/admin-users.ts';
 import { registerApiKeyHandlers } from './api-keys/api-keys.handlers.ts';
 import { ApiKeys } from './api-keys/api-keys.ts';
+import { registerAuditHandlers } from './audit/audit.handlers.ts';
+import { PostgresAuditStore } from './audit/audit.store.ts';
+import { AuditLog } from './audit/audit-log.ts';
 import { pingDatabase } from './db/database.ts';
 import type { Database } from './db/schema.ts';
 import { registerEmailVerificationHandlers } from './email-verification/email-verification.handlers.ts';
@@ -22,6 +25,7 @@ import { PasswordChange } from './passwords/password-change.ts';
 import { PasswordReset } from './passwords/password-reset.ts';
 import { registerPasswordHandlers } from './passwords/passwords.handlers.ts';
 import { createPasswords } from './passwords/passwords.ts';
+import { serveProjects } from './projects/projects.handlers.ts';
 import type { FlowStore } from './social-sign-in/flow-store.ts';
 import { ProviderClient } from './social-sign-in/provider-client.ts';
 import { registerSocialSignInHandlers } from './social-sign-in/social-sign-in.handlers.ts';
@@ -44,6 +48,8 @@ export interface IdentityDeps {
   config: Config;
   /** Where identity puts the mails it sends (verification, reset, magic link, notices). */
   mail: Pick<MailQueue, 'enqueue'>;
+  /** The audit events the other services record: identity writes them to the database, in batches. */
+  audit: Pick<AuditQueue, 'consume'>;
   /** Where social sign-in flows wait between their steps: Redis in the stack, memory embedded. */
   flows: FlowStore;
   log: Logger;
@@ -51,8 +57,9 @@ export interface IdentityDeps {
 
 /**
  * The identity service: serves every `identity.*` subject on `bus` over the
- * given database, and creates the configured admin if none exists. Never
- * connects by itself; `close` stops nothing the caller owns (bus, database).
+ * given database, creates the configured admin if none exists, and writes
+ * the audit queue's events. Never connects by itself; `close` stops the
+ * audit writer (the batch in hand finishes) and nothing the caller owns.
  */
 export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Promise<void> }> {
   const { bus, db, config, mail, flows, log } = deps;
@@ -60,17 +67,28 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
   // Makes the dummy hash for unknown users now, with the configured cost.
   const passwords = await createPasswords(config.passwordHash);
   const events = new UserEvents(bus, log);
+  const projects = serveProjects({ bus, db, config, log });
   const users = new UsersService({
     store,
     passwords,
     events,
-    requireEmailVerification: config.requireEmailVerification,
+    requireEmailVerification: async (projectId) =>
+      (await projects.settings.get(projectId)).require_email_verification ?? config.requireEmailVerification,
     log,
   });
 
   const tokens = new OneTimeTokens(db);
   const peers = busPeers(bus);
-  const accountMail = new AccountMail({ store, tokens, mail, publicUrl: config.publicUrl, log });
+  const accountMail = new AccountMail({
+    store,
+    tokens,
+    mail,
+    publicUrl: config.publicUrl,
+    publishableKeyOf: async (projectId) =>
+      (await db.selectFrom('projects').select('publishable_key').where('id', '=', projectId).executeTakeFirst())
+        ?.publishable_key,
+    log,
+  });
   const verification = new EmailVerification({ store, tokens, events, mail: accountMail });
   const identities = new IdentitiesStore(db);
   const apiKeys = new ApiKeys({ db, store, bus, log });
@@ -117,6 +135,8 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
   registerApiKeyHandlers(bus, apiKeys);
   const invitations = new Invitations({ db, store, tokens, passwords, events, mail: accountMail });
   registerInvitationHandlers(bus, invitations);
+  const auditLog = new AuditLog({ store: new PostgresAuditStore(db), log });
+  registerAuditHandlers(bus, auditLog);
   bus.serve('identity.health.check', async () => {
     await pingDatabase(db);
     return { ok: true };
@@ -130,5 +150,7 @@ export async function startIdentity(deps: IdentityDeps): Promise<{ close(): Prom
     adminPassword: config.adminPassword,
     log,
   });
-  return { close: async () => {} };
+  // Acked only once written: while the database is down the queue keeps the batch and retries it.
+  const auditWriter = await deps.audit.consume((events, batch) => auditLog.write(events, batch.log));
+  return { close: () => auditWriter.stop() };
 }

@@ -3,6 +3,7 @@ import {
   connectRedis,
   createLogger,
   environment,
+  JetStreamAuditQueue,
   JetStreamMailQueue,
   loadConfig,
   Shutdown,
@@ -37,11 +38,19 @@ const mail = await waitFor(
   log,
 );
 shutdown.add('mail queue', () => mail.close());
+// Identity writes the audit log: it creates the AUDIT stream (the gateway and the session service
+// may only publish to it) and consumes it, on the bus's connection too.
+const audit = await waitFor(
+  'JetStream',
+  () => JetStreamAuditQueue.open({ connection: transport.connection, log }),
+  log,
+);
+shutdown.add('audit queue', () => audit.close());
 // Social sign-in flows live in Redis, so any replica finishes a flow another began. Without a
 // provider configured there are none, and identity needs no Redis.
 const flows = config.oauthProviders.length
   ? new RedisFlowStore(await connectRedis(config, 'identity', log, shutdown))
   : new MemoryFlowStore();
-const service = await startIdentity({ bus, db, config, mail, flows, log });
+const service = await startIdentity({ bus, db, config, mail, audit, flows, log });
 shutdown.add('identity', () => service.close());
 log.info('identity ready');

@@ -1,4 +1,4 @@
-import { type Bus, type Config, KeyRing, type Logger } from '@gatehouse/kit';
+import { type AuditSink, type Bus, type Config, KeyRing, type Logger } from '@gatehouse/kit';
 import { registerKeyHandlers } from './keys/keys.handlers.ts';
 import { KeyService } from './keys/keys.service.ts';
 import type { SigningKeyStore } from './keys/keys.store.ts';
@@ -24,8 +24,19 @@ export interface SessionDeps {
   secretKey: Buffer;
   /** SECRET_KEY_PREVIOUS, during a SECRET_KEY rotation: still opens the signing keys sealed under them. */
   previousSecretKeys?: readonly Buffer[];
+  /**
+   * Where the audit events of the session service go (a refresh token's reuse): JetStream in the
+   * stack, the in-process queue embedded. Without one (a test of something else), each event is
+   * logged at warn level instead: nothing is dropped silently.
+   */
+  audit?: AuditSink;
   now?: () => number;
 }
+
+/** The stand-in for a missing audit sink: every event is said in the log, as not recorded. */
+const unrecordedAudit = (log: Logger): AuditSink => ({
+  record: (event) => log.warn({ type: event.type, userId: event.user_id }, 'audit event not recorded: no audit sink'),
+});
 
 /** How often a replica checks whether the signing key is due for rotation. */
 const KEY_CHECK_INTERVAL_MS = 3_600_000;
@@ -66,6 +77,7 @@ export async function startSession(
     // Published (and, over NATS, flushed) before the revoking call is answered,
     // so every gateway refuses the session's tokens by the time the caller hears back.
     onRevoked: (event) => bus.publish('events.session.revoked', { v: 1, ...event }),
+    audit: deps.audit ?? unrecordedAudit(log),
   });
   registerSessionHandlers(bus, sessions);
   registerKeyHandlers(bus, keys);

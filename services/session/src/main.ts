@@ -1,8 +1,9 @@
 import {
-  connectBus,
+  connectBusWithTransport,
   connectRedis,
   createLogger,
   environment,
+  JetStreamAuditQueue,
   loadConfig,
   requireSecretKey,
   Shutdown,
@@ -18,8 +19,12 @@ shutdown.listen();
 // Credentials in REDIS_URL; TLS from rediss:// or REDIS_TLS_CA (see kit connectRedis).
 const redis = await connectRedis(config, 'session', log, shutdown);
 
-const bus = await connectBus(config, 'session', log);
-shutdown.add('bus', () => bus.transport.close());
+const { bus, transport } = await connectBusWithTransport(config, 'session', log);
+shutdown.add('bus', () => transport.close());
+// Refresh-token reuse goes to the audit log over JetStream, on the bus's connection. The session
+// service only publishes (identity creates the AUDIT stream and writes it): nothing to wait for.
+const audit = await JetStreamAuditQueue.open({ connection: transport.connection, log, manageStreams: false });
+shutdown.add('audit queue', () => audit.close());
 // Sessions and signing keys in the one Redis.
 const store = new RedisSessionStore(redis);
 const service = await startSession({
@@ -30,6 +35,7 @@ const service = await startSession({
   log,
   secretKey,
   previousSecretKeys: config.secretKeyPrevious,
+  audit,
 });
 shutdown.add('session', () => service.close());
 log.info('session ready');

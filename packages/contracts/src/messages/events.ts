@@ -27,6 +27,8 @@ export const eventSchemas = {
     user_id: Uuid,
     key_ids: Type.Array(Uuid),
   }),
+  /** A project was created, or its name, settings or keys changed: gateways reload it. */
+  [events.projectChanged]: Type.Object({ v: Type.Literal(1), project_id: Uuid }),
   [events.keysRotated]: Type.Object({ v: Type.Literal(1), kid: Type.String() }),
   [events.mfaChanged]: Type.Composite([
     UserEvent,

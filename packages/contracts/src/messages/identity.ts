@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { AuditEventType, AuditEventView } from '../audit.ts';
 import {
   LinkedIdentity,
   OAUTH_REDIRECT_ERRORS,
@@ -8,7 +9,19 @@ import {
   SocialProvider,
 } from '../fields.ts';
 import { AuthMode } from '../http.ts';
-import { ApiKey, AssignableRole, AvatarUrl, Invitation, Metadata, Role, UserRecord, Uuid } from '../objects.ts';
+import {
+  ApiKey,
+  AssignableRole,
+  AvatarUrl,
+  Invitation,
+  Metadata,
+  Project,
+  ProjectSettings,
+  Role,
+  Timestamp,
+  UserRecord,
+  Uuid,
+} from '../objects.ts';
 import { requests } from '../subjects.ts';
 import { Client, Email, Empty, EmptyRequest, RedirectTo, Request } from './shapes.ts';
 
@@ -175,10 +188,11 @@ export const identityRequests = {
      * a one-time exchange code for POST /auth/oauth/exchange (60 s), the
      * provider linked, or a failure code. `session_ids`: sessions ended because
      * a verified provider address claimed an account whose address was never
-     * proven.
+     * proven. `project_id`: absent when the caller cannot know it (a provider's
+     * redirect carries no project key): the flow's own project is used.
      */
     request: Request({
-      project_id: Uuid,
+      project_id: Type.Optional(Uuid),
       provider: ProviderId,
       binding: Type.String({ maxLength: 128 }),
       params: Type.Record(Type.String(), Type.String({ maxLength: 4096 })),
@@ -192,7 +206,8 @@ export const identityRequests = {
       outcome: Type.Union([
         Type.Object({ status: Type.Literal('signed_in'), user: UserRecord }),
         Type.Object({ status: Type.Literal('code'), code: Type.String() }),
-        Type.Object({ status: Type.Literal('linked'), provider: ProviderId }),
+        // Whom the provider was linked to (for the audit log).
+        Type.Object({ status: Type.Literal('linked'), provider: ProviderId, project_id: Uuid, user_id: Uuid }),
         Type.Object({
           status: Type.Literal('failed'),
           error: Type.Union(OAUTH_REDIRECT_ERRORS.map((e) => Type.Literal(e))),
@@ -342,5 +357,67 @@ export const identityRequests = {
       uses: Type.Array(Type.Object({ key_id: Uuid, at: Type.String({ format: 'date-time' }) }), { maxItems: 10_000 }),
     }),
     response: Empty,
+  },
+  [requests.identityAuditList]: {
+    /**
+     * The project's audit events, newest first, optionally of one user and one
+     * type, at or after `since` and before `until`. `cursor` is the previous
+     * page's `next_cursor`; a malformed one is `validation_failed`.
+     */
+    request: Request({
+      project_id: Uuid,
+      user_id: Type.Optional(Uuid),
+      type: Type.Optional(AuditEventType),
+      since: Type.Optional(Timestamp),
+      until: Type.Optional(Timestamp),
+      limit: Type.Integer({ minimum: 1, maximum: 100 }),
+      cursor: Type.Optional(Type.String({ maxLength: 200 })),
+    }),
+    response: Type.Object({
+      events: Type.Array(AuditEventView),
+      next_cursor: Type.Union([Type.String(), Type.Null()]),
+    }),
+  },
+  // Projects (tenants): the gateway checked that the caller is the instance admin.
+  [requests.identityProjectCreate]: {
+    /** `secret_key` is in this answer only (stored as a hash). Throws `validation_failed` (a lifetime above the instance's). */
+    request: Request({ name: Type.String({ minLength: 1, maxLength: 200 }), settings: Type.Optional(ProjectSettings) }),
+    response: Type.Object({ project: Project, secret_key: Type.String() }),
+  },
+  [requests.identityProjectList]: {
+    request: EmptyRequest,
+    response: Type.Object({ projects: Type.Array(Project) }),
+  },
+  [requests.identityProjectUpdate]: {
+    /** `settings` replaces the keys it names; a key set to null goes back to the instance's setting. Throws `not_found`, `validation_failed`. */
+    request: Request({
+      project_id: Uuid,
+      name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+      settings: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    }),
+    response: Type.Object({ project: Project }),
+  },
+  [requests.identityProjectRotateKeys]: {
+    /** New publishable and secret keys; the old ones stop working at once (`events.project.changed`). Throws `not_found`. */
+    request: Request({ project_id: Uuid }),
+    response: Type.Object({ publishable_key: Type.String(), secret_key: Type.String() }),
+  },
+  [requests.identityProjectDirectory]: {
+    /**
+     * What a gateway keeps in memory to name a request's project without a
+     * database call: every project (or the one asked for) with its
+     * publishable key, the hash of its secret key (kit `apiKeyHash`) and its settings.
+     */
+    request: Request({ project_id: Type.Optional(Uuid) }),
+    response: Type.Object({
+      projects: Type.Array(
+        Type.Object({
+          id: Uuid,
+          publishable_key: Type.String(),
+          secret_key_hash: Type.Union([Type.String(), Type.Null()]),
+          settings: ProjectSettings,
+        }),
+      ),
+    }),
   },
 };

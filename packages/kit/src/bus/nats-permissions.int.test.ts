@@ -9,11 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { AuditEvent } from '@gatehouse/contracts';
 import { queueGroupOf, requests } from '@gatehouse/contracts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createUser } from '@nats-io/nkeys';
 import { connect, type NatsConnection, RequestError } from '@nats-io/transport-node';
 import { pino } from 'pino';
+import { anEvent } from '../audit-queue/audit-queue.contract.ts';
+import { auditEvent } from '../audit-queue/event.ts';
+import { JetStreamAuditQueue } from '../audit-queue/jetstream.ts';
 import { isAppError } from '../errors.ts';
 import { JetStreamMailQueue } from '../mail-queue/jetstream.ts';
 import { mailJob, waitFor } from '../mail-queue/mail-queue.contract.ts';
@@ -265,21 +269,27 @@ describe('NATS permissions per service', () => {
     listen(gateway, 'events.keys.rotated', 'gateway');
     listen(session, 'events.keys.rotated', 'session');
     listen(mfa, 'events.user.deleted', 'mfa');
-    await Promise.all([gateway.flush(), session.flush(), mfa.flush()]);
+    listen(gateway, 'events.project.changed', 'gateway');
+    listen(identity, 'events.project.changed', 'identity');
+    await Promise.all([gateway.flush(), session.flush(), mfa.flush(), identity.flush()]);
 
     gateway.publish('events.user.deleted', 'forged'); // would wipe the user's MFA factors
     session.publish('events.user.deleted', 'forged');
     identity.publish('events.session.revoked', 'forged');
+    gateway.publish('events.project.changed', 'forged'); // would make every gateway reload a project
     await Promise.all([gateway.flush(), session.flush(), identity.flush()]);
     session.publish('events.session.revoked', 'real');
     session.publish('events.keys.rotated', 'real');
     identity.publish('events.user.deleted', 'real');
+    identity.publish('events.project.changed', 'real');
     await Promise.all([session.flush(), identity.flush()]);
-    await waitFor('the real events', () => got.length >= 4, 5_000);
-    await Promise.all([gateway.flush(), session.flush(), mfa.flush()]);
+    await waitFor('the real events', () => got.length >= 6, 5_000);
+    await Promise.all([gateway.flush(), session.flush(), mfa.flush(), identity.flush()]);
     assert.deepEqual(got.sort(), [
       'gateway events.keys.rotated real',
+      'gateway events.project.changed real',
       'gateway events.session.revoked real',
+      'identity events.project.changed real',
       'mfa events.user.deleted real',
       'session events.keys.rotated real',
     ]);
@@ -343,6 +353,79 @@ describe('NATS permissions on the mail queue (stream MAIL, consumer mailer)', ()
         10_000,
       );
       assert.deepEqual(handled.sort(), [job.id, poison.id].sort());
+    } finally {
+      await consumer.stop();
+    }
+  });
+});
+
+describe('NATS permissions on the audit queue (stream AUDIT, consumer identity)', () => {
+  test('the gateway publishes every type, the session service its one; identity alone makes, reads and acks the stream', async () => {
+    const identity = await as('identity');
+    const gateway = await as('gateway');
+    const session = await as('session');
+    const mfa = await as('mfa');
+    const mailer = await as('mailer');
+
+    // The writer makes the stream; the producers may not.
+    await assert.rejects(JetStreamAuditQueue.open({ connection: gateway, log: quiet, timeoutMs: 2_000 }), (err) =>
+      isAppError(err, 'service_unavailable'),
+    );
+    const writer = await JetStreamAuditQueue.open({ connection: identity, log: quiet, batchWaitMs: 20 });
+    open.push(writer);
+    const written: AuditEvent[] = [];
+    const consumer = await writer.consume(async (events) => {
+      written.push(...events);
+    });
+    try {
+      const fromGateway = await JetStreamAuditQueue.open({ connection: gateway, log: quiet, manageStreams: false });
+      const fromSession = await JetStreamAuditQueue.open({ connection: session, log: quiet, manageStreams: false });
+      open.push(fromGateway, fromSession);
+      const signIn = anEvent();
+      const reuse = auditEvent({
+        type: 'refresh_token.reused',
+        project_id: signIn.project_id,
+        user_id: signIn.user_id,
+        data: { session_id: signIn.project_id, cause: 'replayed' },
+      });
+      fromGateway.record(signIn);
+      fromSession.record(reuse);
+      await Promise.all([fromGateway.flush(), fromSession.flush()]);
+      assert.equal(fromGateway.retained + fromSession.retained, 0, 'both taken by JetStream');
+
+      // Anyone else's event is refused by the server: a forged sign-in from the session
+      // service, or an event from mfa, the mailer, or identity (which publishes none).
+      const js = (nc: NatsConnection) => jetstreamManager(nc, { timeout: 2_000, checkAPI: false });
+      const forged = anEvent();
+      const denied = (err: unknown) => causedBy(err, 'PermissionViolationError');
+      for (const nc of [session, mfa, mailer, identity]) {
+        await assert.rejects(
+          (await js(nc)).jetstream().publish(`audit.events.${forged.type}`, JSON.stringify(forged)),
+          denied,
+        );
+      }
+      await waitFor('the two real events written', () => written.length >= 2, 10_000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(written.map((e) => e.id).sort(), [signIn.id, reuse.id].sort(), 'nothing forged written');
+
+      // The producers cannot read the stream nor take its consumer's deliveries.
+      const gjsm = await js(gateway);
+      await assert.rejects(gjsm.streams.getMessage('AUDIT', { seq: 1 }), denied);
+      await assert.rejects(gjsm.consumers.info('AUDIT', 'identity'), denied);
+      await assert.rejects(gjsm.consumers.add('AUDIT', { durable_name: 'snoop' }), denied);
+      await assert.rejects(gjsm.streams.update('AUDIT', { subjects: ['audit.events.>', 'session.>'] }), denied);
+      await assert.rejects(
+        fromGateway.consume(async () => {}),
+        (err) => isAppError(err, 'service_unavailable'),
+      );
+      // Only the gateway asks identity for the log.
+      for (const [service, nc] of [
+        ['gateway', gateway],
+        ['session', session],
+        ['mfa', mfa],
+      ] as const) {
+        assert.equal(await mayRequest(nc, requests.identityAuditList), service === 'gateway', service);
+      }
     } finally {
       await consumer.stop();
     }

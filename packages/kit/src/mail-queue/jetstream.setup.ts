@@ -74,9 +74,13 @@ export async function ensureStreams(
   );
 }
 
-type StreamSpec = Parameters<JetStreamManager['streams']['add']>[0] & { subjects: string[] };
+export type StreamSpec = Parameters<JetStreamManager['streams']['add']>[0] & { subjects: string[] };
 
-async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, log: Logger): Promise<void> {
+/**
+ * Creates the stream of `spec`, or brings an existing one's subjects and
+ * duplicate window up to date (the mail queue's and the audit queue's).
+ */
+export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, log: Logger): Promise<void> {
   let current: Awaited<ReturnType<JetStreamManager['streams']['info']>>;
   try {
     current = await jsm.streams.info(spec.name);
@@ -88,7 +92,7 @@ async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, log: Logger
   const { config } = current;
   if (config.retention !== spec.retention) {
     // Retention cannot change in place; say so rather than fail: the stream still holds the jobs.
-    log.warn({ stream: spec.name, retention: config.retention }, 'mail stream has an unexpected retention policy');
+    log.warn({ stream: spec.name, retention: config.retention }, 'stream has an unexpected retention policy');
   }
   const sameSubjects = config.subjects.join(',') === spec.subjects.join(',');
   if (!sameSubjects || config.duplicate_window !== spec.duplicate_window) {
@@ -97,19 +101,18 @@ async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, log: Logger
 }
 
 /**
- * Creates or updates the durable pull consumer. `max_deliver` is one more than
- * the attempts: the spare delivery only dead-letters a job whose last attempt
- * never reported back (a crash, or a failed dead-letter publish), so no job can
- * be stranded in the stream once the server stops redelivering it.
+ * Creates or updates the durable pull consumer `names.consumer` on everything
+ * under `names.subjectPrefix`, with explicit acks. `maxDeliver`: deliveries
+ * before the server gives up on a message (-1: never).
  */
 export async function ensureConsumer(
   jsm: JetStreamManager,
-  names: MailQueueNames,
-  options: { maxAttempts: number; ackWaitMs: number },
+  names: Pick<MailQueueNames, 'stream' | 'consumer' | 'subjectPrefix'>,
+  options: { maxDeliver: number; ackWaitMs: number },
 ): Promise<void> {
   const wanted = {
     ack_wait: nanos(options.ackWaitMs),
-    max_deliver: options.maxAttempts + 1,
+    max_deliver: options.maxDeliver,
   };
   try {
     const { config } = await jsm.consumers.info(names.stream, names.consumer);

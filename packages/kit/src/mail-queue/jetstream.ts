@@ -242,8 +242,13 @@ export class JetStreamMailQueue implements MailQueue {
     await ensureStreams(this.#jsm, this.#names, { duplicateWindowMs: this.#duplicateWindowMs, log: this.#log });
   }
 
+  /**
+   * `max_deliver` is one more than the attempts: the spare delivery only dead-letters a job whose
+   * last attempt never reported back (a crash, or a failed dead-letter publish), so no job can be
+   * stranded in the stream once the server stops redelivering it.
+   */
   async #ensureConsumer(): Promise<void> {
-    await ensureConsumer(this.#jsm, this.#names, { maxAttempts: this.#maxAttempts, ackWaitMs: this.#ackWaitMs });
+    await ensureConsumer(this.#jsm, this.#names, { maxDeliver: this.#maxAttempts + 1, ackWaitMs: this.#ackWaitMs });
   }
 
   async #watchConnection(): Promise<void> {

@@ -1,5 +1,6 @@
 // Test support shared by the packages' tests: `import { ... } from '@gatehouse/kit/testing'`.
 
+export { RecordingAuditSink } from '../audit-queue/recording.ts';
 export { makeTestCertificates, type TestCertificates } from './certificates.ts';
 export { embeddedEnv } from './embedded-env.ts';
 export * from './oauth-peers/index.ts';

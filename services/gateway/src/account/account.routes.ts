@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DeleteMeBody, NoContent, PatchMeBody, User } from '@gatehouse/contracts';
 import { authOf, refuseApiKey, requireAuthFor } from '../auth/authenticate.ts';
 import { signedInRecently } from '../auth/step-up.ts';
-import { type GatewayContext, markRevoked } from '../gateway-context.ts';
+import { type GatewayContext, markRevoked, recordAudit } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
 import { errorResponses } from '../http/error-responses.ts';
 
@@ -57,6 +57,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
         // A user with no password may delete the account within minutes of signing in.
         fresh_sign_in: signedInRecently(auth, ctx.config),
       });
+      recordAudit(ctx, request, { type: 'account.deleted', project_id: projectId, user_id: claims.sub });
       const { session_ids } = await bus.request('session.user.revoke', {
         user_id: claims.sub,
         reason: 'account_deleted',

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { ApiKeyCreateBody, ApiKeyCreated, ApiKeysResponse, EmptyBody, IdParams, NoContent } from '@gatehouse/contracts';
 import { authOf, requireAuthFor } from '../auth/authenticate.ts';
-import type { GatewayContext } from '../gateway-context.ts';
+import { type GatewayContext, recordAudit } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
 import { errorResponses } from '../http/error-responses.ts';
 
@@ -27,6 +27,13 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = 
         user_id: claims.sub,
         name,
         ...(expires_in_days !== undefined ? { expires_in_days } : {}),
+      });
+      // The key's id: never the key, nor its prefix (a part of it).
+      recordAudit(ctx, request, {
+        type: 'api_key.created',
+        project_id: projectId,
+        user_id: claims.sub,
+        data: { key_id: api_key.id },
       });
       return reply.code(201).send({
         id: api_key.id,
@@ -62,6 +69,12 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = 
         key_id: request.params.id,
       });
       ctx.keys.revoke([request.params.id]);
+      recordAudit(ctx, request, {
+        type: 'api_key.revoked',
+        project_id: projectId,
+        user_id: claims.sub,
+        data: { key_id: request.params.id },
+      });
       return reply.code(204).send();
     },
   );

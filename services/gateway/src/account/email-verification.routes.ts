@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Accepted, DEFAULT_PROJECT_ID, EmailResendBody, EmailVerifyBody, User } from '@gatehouse/contracts';
+import { Accepted, EmailResendBody, EmailVerifyBody, User } from '@gatehouse/contracts';
 import { authOf } from '../auth/authenticate.ts';
 import type { GatewayContext } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { checkedRedirect } from '../http/redirects.ts';
+import { projectOf } from '../projects/project-directory.ts';
 
 const errors = errorResponses(400, 401, 403, 429, 503);
 
@@ -21,7 +22,7 @@ export const emailVerificationRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayCo
       await limits.hitIp(request.ip);
       const { user } = await ctx
         .busFor(request)
-        .request('identity.email.verify', { project_id: DEFAULT_PROJECT_ID, token: request.body.token });
+        .request('identity.email.verify', { project_id: projectOf(request), token: request.body.token });
       return user;
     },
   );
@@ -35,7 +36,7 @@ export const emailVerificationRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayCo
     },
     async (request, reply) => {
       const { claims, projectId } = authOf(request);
-      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
+      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.projects.redirectsOf(projectId));
       await limits.hitMail(projectId, `user:${claims.sub}`);
       await ctx.busFor(request).request('identity.email.resend', {
         project_id: projectId,

@@ -11,10 +11,11 @@ import {
 import { AppError } from '@gatehouse/kit';
 import { authOf, requireAuthFor } from '../auth/authenticate.ts';
 import { requireRecentSignIn } from '../auth/step-up.ts';
-import type { GatewayContext } from '../gateway-context.ts';
+import { type GatewayContext, recordAudit } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { checkedRedirect } from '../http/redirects.ts';
+import { projectOf } from '../projects/project-directory.ts';
 
 const errors = errorResponses(400, 401, 403, 404, 409, 429, 503);
 
@@ -53,7 +54,8 @@ export const identityRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> 
       // A stolen access token must not be enough to add the thief's provider account as a way in.
       await requireRecentSignIn(ctx, request, auth, request.body);
       const redirectTo =
-        checkedRedirect(request.body.redirect_to, ctx.redirects) ?? `${ctx.config.publicUrl}/auth/confirm`;
+        checkedRedirect(request.body.redirect_to, ctx.projects.redirectsOf(projectOf(request))) ??
+        `${ctx.config.publicUrl}/auth/confirm`;
       const { link_token } = await ctx.busFor(request).request('identity.oauth.link', {
         project_id: auth.projectId,
         user_id: auth.claims.sub,
@@ -83,6 +85,12 @@ export const identityRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> 
         ...ref,
         identity_id: request.params.id,
         has_passkey: passkeys.length > 0,
+      });
+      recordAudit(ctx, request, {
+        type: 'identity.unlinked',
+        project_id: auth.projectId,
+        user_id: auth.claims.sub,
+        data: { identity_id: request.params.id },
       });
       return reply.code(204).send();
     },

@@ -1,16 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import {
-  Accepted,
-  DEFAULT_PROJECT_ID,
-  NoContent,
-  PasswordChangeBody,
-  PasswordForgotBody,
-  PasswordResetBody,
-} from '@gatehouse/contracts';
+import { Accepted, NoContent, PasswordChangeBody, PasswordForgotBody, PasswordResetBody } from '@gatehouse/contracts';
 import { authOf } from '../auth/authenticate.ts';
-import { clientOf, type GatewayContext, markRevoked } from '../gateway-context.ts';
+import { clientOf, type GatewayContext, markRevoked, recordAudit } from '../gateway-context.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { mailsALink } from '../http/mail-a-link.ts';
+import { projectOf } from '../projects/project-directory.ts';
 
 const errors = errorResponses(400, 401, 403, 404, 429, 503);
 /** The mailed-link routes answer no 404: an unknown address is answered like a known one. */
@@ -42,6 +36,8 @@ export const passwordRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> 
         project_id: projectId,
         user_id: claims.sub,
       });
+      // Changed, whatever happens to the other sessions next.
+      recordAudit(ctx, request, { type: 'password.changed', project_id: projectId, user_id: claims.sub });
       const { session_ids } = await bus.request('session.user.revoke', {
         user_id: claims.sub,
         except_session_id: claims.sid,
@@ -67,13 +63,19 @@ export const passwordRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> 
       await limits.hitIp(request.ip);
       // Identity ends every session (and recent factors) before it sets the password, and
       // names the sessions it ended.
-      const { session_ids } = await ctx.busFor(request).request('identity.password.reset', {
+      const { user, session_ids } = await ctx.busFor(request).request('identity.password.reset', {
         ...clientOf(request),
         token: request.body.token,
         password: request.body.password,
-        project_id: DEFAULT_PROJECT_ID,
+        project_id: projectOf(request),
       });
       markRevoked(ctx, session_ids);
+      recordAudit(ctx, request, {
+        type: 'password.reset',
+        project_id: user.project_id,
+        user_id: user.id,
+        data: { sessions_revoked: session_ids.length },
+      });
       return reply.code(204).send();
     },
   );

@@ -1,7 +1,8 @@
-import { AppError } from '@gatehouse/kit';
+import type { AuditEventType } from '@gatehouse/contracts';
+import { AppError, type AuditEventInput } from '@gatehouse/kit';
 import type { FastifyInstance, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { authOf, requireAuthFor } from '../auth/authenticate.ts';
-import type { GatewayContext } from '../gateway-context.ts';
+import { type GatewayContext, recordAudit } from '../gateway-context.ts';
 
 /**
  * The role check after the token check: a caller without a token is 401
@@ -10,12 +11,25 @@ import type { GatewayContext } from '../gateway-context.ts';
  * the user's sessions at once, so a token cannot outlive the role it carries.
  */
 function adminOnly(request: FastifyRequest, _reply: unknown, done: HookHandlerDoneFunction): void {
-  const { claims } = authOf(request);
-  done(claims.role === 'admin' ? undefined : new AppError('forbidden', 'this needs an admin'));
+  const { claims, secretKey } = authOf(request);
+  done(secretKey || claims.role === 'admin' ? undefined : new AppError('forbidden', 'this needs an admin'));
 }
 
 /** Every route registered after this in `app`'s plugin is an admin route. */
 export function adminRoutesOf(app: FastifyInstance, ctx: GatewayContext): void {
-  requireAuthFor(app, ctx.requireAuth, ctx);
+  requireAuthFor(app, ctx.requireAdminAuth, ctx);
   app.addHook('preHandler', adminOnly);
+}
+
+/**
+ * Records an admin action in the audit log: in the caller's project, the
+ * admin as its actor (none for a project's secret key: no user did it).
+ */
+export function recordAdminAction<T extends AuditEventType>(
+  ctx: GatewayContext,
+  request: FastifyRequest,
+  event: Omit<AuditEventInput<T>, 'project_id' | 'actor_id' | 'ip' | 'user_agent' | 'at'>,
+): void {
+  const { projectId, claims, secretKey } = authOf(request);
+  recordAudit<T>(ctx, request, { ...event, project_id: projectId, actor_id: secretKey ? null : claims.sub });
 }

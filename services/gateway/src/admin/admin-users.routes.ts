@@ -15,7 +15,7 @@ import { authOf } from '../auth/authenticate.ts';
 import { type GatewayContext, markRevoked } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
 import { errorResponses } from '../http/error-responses.ts';
-import { adminRoutesOf } from './admin-only.ts';
+import { adminRoutesOf, recordAdminAction } from './admin-only.ts';
 
 const errors = errorResponses(400, 401, 403, 404, 409, 503);
 const DEFAULT_LIMIT = 50;
@@ -92,6 +92,19 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }>
         project_id: authOf(request).projectId,
         user_id: request.params.id,
       });
+      // Which fields changed, and the new role and ban: never the name or metadata given.
+      const changes = (['role', 'banned', 'name', 'email_verified', 'metadata'] as const).filter(
+        (field) => request.body[field] !== undefined,
+      );
+      recordAdminAction(ctx, request, {
+        type: 'admin.user_updated',
+        user_id: user.id,
+        data: {
+          changes,
+          ...(role !== undefined ? { role } : {}),
+          ...(banned !== undefined ? { banned } : {}),
+        },
+      });
       // Also when the stored value was already this one: a retry after a failed revocation
       // must still end the sessions, and tokens carry the role they were issued with.
       if (banned === true) await endSessions(request, user.id, 'banned');
@@ -110,6 +123,7 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }>
       await ctx
         .busFor(request)
         .request('identity.admin.user.delete', { project_id: authOf(request).projectId, user_id: request.params.id });
+      recordAdminAction(ctx, request, { type: 'admin.user_deleted', user_id: request.params.id });
       await endSessions(request, request.params.id, 'account_deleted');
       return reply.code(204).send();
     },
@@ -132,7 +146,13 @@ export const adminUserRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }>
     },
     async (request) => {
       await ensureUser(request, request.params.id);
-      return { sessions_revoked: await endSessions(request, request.params.id, 'revoked_by_admin') };
+      const sessions = await endSessions(request, request.params.id, 'revoked_by_admin');
+      recordAdminAction(ctx, request, {
+        type: 'admin.sessions_revoked',
+        user_id: request.params.id,
+        data: { sessions_revoked: sessions },
+      });
+      return { sessions_revoked: sessions };
     },
   );
 };

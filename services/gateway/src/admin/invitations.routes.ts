@@ -6,7 +6,7 @@ import type { GatewayContext } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { checkedRedirect } from '../http/redirects.ts';
-import { adminRoutesOf } from './admin-only.ts';
+import { adminRoutesOf, recordAdminAction } from './admin-only.ts';
 
 const errors = errorResponses(400, 401, 403, 404, 409, 429, 503);
 
@@ -26,7 +26,7 @@ export const invitationRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }
       const { projectId, claims } = authOf(request);
       // One spelling per mailbox, so the per-address mail budget counts a mailbox once.
       const email = requireEmail(request.body.email);
-      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
+      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.projects.redirectsOf(projectId));
       // The budget every mailed link has: an admin token cannot flood one mailbox either.
       await ctx.limits.hitMail(projectId, email);
       const { invitation } = await ctx.busFor(request).request('identity.invitation.create', {
@@ -35,6 +35,11 @@ export const invitationRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }
         role: request.body.role ?? 'user',
         invited_by: claims.sub,
         ...(redirectTo ? { redirect_to: redirectTo } : {}),
+      });
+      // The invitation's id and role: not the address (the invitation list shows it while it is open).
+      recordAdminAction(ctx, request, {
+        type: 'admin.invitation_created',
+        data: { invitation_id: invitation.id, role: invitation.role },
       });
       return reply.code(201).send(invitation);
     },
@@ -58,6 +63,7 @@ export const invitationRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }
         project_id: authOf(request).projectId,
         invitation_id: request.params.id,
       });
+      recordAdminAction(ctx, request, { type: 'admin.invitation_revoked', data: { invitation_id: request.params.id } });
       return reply.code(204).send();
     },
   );

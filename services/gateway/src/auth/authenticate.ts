@@ -1,4 +1,4 @@
-import { type AccessClaims, DEFAULT_PROJECT_ID } from '@gatehouse/contracts';
+import type { AccessClaims } from '@gatehouse/contracts';
 import { AppError, apiKeyHash, type Config, isApiKeyShaped, type RequestBus } from '@gatehouse/kit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import type { ApiKeyCache, KeyHolder } from './api-key-cache.ts';
@@ -17,6 +17,12 @@ export interface Auth {
   projectId: string;
   /** The API key the request came with, or null for an access token. */
   apiKeyId: string | null;
+  /**
+   * True for a project's secret key (`sk_...`): it acts as that project's
+   * admin, on the admin API only. `claims.sub` and `sid` are then the
+   * project's id (no user, no session).
+   */
+  secretKey: boolean;
 }
 
 declare module 'fastify' {
@@ -33,10 +39,14 @@ export const TOKEN_SECURITY: { [scheme: string]: string[] }[] = [{ bearer: [] },
 /** And on the routes an API key may call, the key as well. */
 export const KEY_OR_TOKEN_SECURITY: { [scheme: string]: string[] }[] = [...TOKEN_SECURITY, { apiKey: [] }];
 
-/** The two checks: `requireAuth` admits a token or an API key, `requireToken` a token only. */
+/**
+ * The checks: `requireAuth` admits a token or a user API key, `requireToken` a
+ * token only, `requireAdminAuth` (the admin API) also a project's secret key.
+ */
 export interface Authenticators {
   requireAuth: RequireAuth;
   requireToken: RequireAuth;
+  requireAdminAuth: RequireAuth;
 }
 
 /** Writes into a route's OpenAPI operation what credentials it takes (so /docs's Authorize button sends one). */
@@ -56,7 +66,7 @@ export function usesCheck(route: RouteOptions, check: RequireAuth): boolean {
  * the same said in the OpenAPI document.
  */
 export function requireAuthFor(app: FastifyInstance, check: RequireAuth, auth: Authenticators): void {
-  const keys = check === auth.requireAuth;
+  const keys = check !== auth.requireToken;
   app.addHook('onRoute', (route) => documentAuthRequired(route, keys));
   app.addHook('preHandler', check);
 }
@@ -77,6 +87,8 @@ export interface AuthenticatorDeps {
 }
 
 const refusedKey = () => new AppError('unauthorized', 'this API key is not valid');
+const secretKeyNotHere = () =>
+  new AppError('forbidden', "a project's secret key works on the admin API (/admin/...) only");
 const keyNotHere = () =>
   new AppError(
     'forbidden',
@@ -113,16 +125,23 @@ export function authenticator(deps: AuthenticatorDeps): Authenticators {
     if (revocations.staleForMs() > maxStaleMs) {
       return new AppError('service_unavailable', 'the revocation list is out of date', { retryAfter: 2 });
     }
-    request.auth = { claims, projectId, apiKeyId: null };
+    request.auth = { claims, projectId, apiKeyId: null, secretKey: false };
     return undefined;
   };
-  const admitKey = (request: FastifyRequest, holder: KeyHolder, projectId: string): Error | undefined => {
+  /** `projectId`: the project the request named, or undefined: the key's own. */
+  const admitKey = (request: FastifyRequest, holder: KeyHolder, projectId: string | undefined): Error | undefined => {
     // A key names its own project: it works on requests of that project only.
-    if (holder.projectId !== projectId || keys.isRevoked(holder.keyId)) return refusedKey();
-    request.auth = { claims: keyClaims(holder), projectId, apiKeyId: holder.keyId };
+    if ((projectId !== undefined && holder.projectId !== projectId) || keys.isRevoked(holder.keyId)) {
+      return refusedKey();
+    }
+    request.auth = { claims: keyClaims(holder), projectId: holder.projectId, apiKeyId: holder.keyId, secretKey: false };
     return undefined;
   };
-  const lookUp = async (request: FastifyRequest, hash: string, projectId: string): Promise<Error | undefined> => {
+  const lookUp = async (
+    request: FastifyRequest,
+    hash: string,
+    projectId: string | undefined,
+  ): Promise<Error | undefined> => {
     await deps.hitIp(request.ip);
     const epoch = keys.epoch;
     try {
@@ -144,24 +163,32 @@ export function authenticator(deps: AuthenticatorDeps): Authenticators {
       throw err;
     }
   };
-  const check = (tokensOnly: boolean): RequireAuth =>
+  const check = (admits: 'tokens' | 'keys' | 'admin'): RequireAuth =>
     function requireAuth(request, _reply, done) {
-      // Projects other than the default one arrive with the projects API.
-      const projectId = DEFAULT_PROJECT_ID;
+      // The project the request names (X-API-Key: pk_ or sk_, see projectHook), else the default.
+      const named = request.project;
+      const projectId = named.id;
       let token: string | undefined;
       let claims: AccessClaims | undefined;
       try {
+        if (named.secretKey) {
+          if (admits !== 'admin') throw secretKeyNotHere();
+          request.auth = { claims: secretKeyClaims(projectId), projectId, apiKeyId: null, secretKey: true };
+          done();
+          return;
+        }
         const key = apiKeyOf(request);
         if (key !== undefined) {
-          if (tokensOnly) throw keyNotHere();
+          if (admits === 'tokens') throw keyNotHere();
           const hash = apiKeyHash(key);
           const known = keys.get(hash);
           if (known === 'unknown') throw refusedKey();
+          const expected = named.named ? projectId : undefined;
           if (known) {
-            done(admitKey(request, known, projectId));
+            done(admitKey(request, known, expected));
             return;
           }
-          lookUp(request, hash, projectId).then(
+          lookUp(request, hash, expected).then(
             (err) => done(err),
             (err: Error) => done(err),
           );
@@ -183,7 +210,22 @@ export function authenticator(deps: AuthenticatorDeps): Authenticators {
         (err: Error) => done(err),
       );
     };
-  return { requireAuth: check(false), requireToken: check(true) };
+  return { requireAuth: check('keys'), requireToken: check('tokens'), requireAdminAuth: check('admin') };
+}
+
+/** The claims a project's secret key acts with: the project's admin, no user, no session, never a recent sign-in. */
+function secretKeyClaims(projectId: string): AccessClaims {
+  return {
+    iss: '',
+    aud: projectId,
+    sub: projectId,
+    sid: projectId,
+    role: 'admin',
+    amr: ['secret_key'],
+    auth_time: 0,
+    iat: 0,
+    exp: Number.MAX_SAFE_INTEGER,
+  };
 }
 
 /**
@@ -193,7 +235,8 @@ export function authenticator(deps: AuthenticatorDeps): Authenticators {
  */
 function apiKeyOf(request: FastifyRequest): string | undefined {
   const header = request.headers['x-api-key'];
-  if (header !== undefined) {
+  // A publishable key in X-API-Key only names the project (projectHook): it authenticates nobody.
+  if (header !== undefined && !request.project.named) {
     const value = Array.isArray(header) ? undefined : header.trim();
     if (value === undefined || !isApiKeyShaped(value)) throw refusedKey();
     return value;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { AppError, Bus, createLogger, type Headers, InProcessTransport, loadConfig } from '@gatehouse/kit';
+import { RecordingAuditSink } from '@gatehouse/kit/testing';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { MemoryRateLimitStore, startGateway } from '../app.ts';
 
@@ -60,6 +61,8 @@ before(async () => {
     keys: [{ kty: jwk.kty as string, kid: 'k1', alg: 'ES256', use: 'sig', crv: jwk.crv, x: jwk.x, y: jwk.y }],
   }));
   bus.serve('session.revocation.list', async () => ({ revoked }));
+  // identity's side: the project directory the gateway loads with the list (no project of its own here).
+  bus.serve('identity.project.directory', async () => ({ projects: [] }));
   sign = (sid) =>
     new SignJWT({ sid, role: 'user', amr: ['pwd'], auth_time: Math.floor(Date.now() / 1000) })
       .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
@@ -70,7 +73,13 @@ before(async () => {
       .setExpirationTime(`${TTL_SECONDS}s`)
       .sign(privateKey);
   const config = loadConfig({ PUBLIC_URL: ISSUER, PORT: '0', ACCESS_TOKEN_TTL: String(TTL_SECONDS) });
-  gateway = await startGateway({ bus, config, log, rateLimitStore: new MemoryRateLimitStore() });
+  gateway = await startGateway({
+    bus,
+    config,
+    log,
+    rateLimitStore: new MemoryRateLimitStore(),
+    audit: new RecordingAuditSink(),
+  });
   const address = gateway.app.server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 });

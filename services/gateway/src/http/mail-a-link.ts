@@ -1,7 +1,7 @@
-import { DEFAULT_PROJECT_ID } from '@gatehouse/contracts';
 import { requireEmail } from '@gatehouse/kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayContext } from '../gateway-context.ts';
+import { projectOf } from '../projects/project-directory.ts';
 import { answerNoSoonerThan } from './answer-floor.ts';
 import { checkedRedirect } from './redirects.ts';
 
@@ -11,16 +11,17 @@ import { checkedRedirect } from './redirects.ts';
  * sooner than the answer floor, after the per-IP and per-address limits.
  */
 export function mailsALink(ctx: GatewayContext, subject: 'identity.password.forgot' | 'identity.magic_link.send') {
-  const projectId = DEFAULT_PROJECT_ID;
   return async (
     request: FastifyRequest<{ Body: { email: string; redirect_to?: string | undefined } }>,
     reply: FastifyReply,
   ) => {
     const startedAt = performance.now();
+    const projectId = projectOf(request);
+    if (subject === 'identity.magic_link.send') ctx.projects.requireMethod(projectId, 'magic_link');
     // One spelling per mailbox (NFC, lower case, one form of the domain), so one budget per mailbox;
     // an address no mail library would deliver to exactly one mailbox is 400 here.
     const email = requireEmail(request.body.email);
-    const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
+    const redirectTo = checkedRedirect(request.body.redirect_to, ctx.projects.redirectsOf(projectId));
     await ctx.limits.hitIp(request.ip);
     await ctx.limits.hitMail(projectId, email);
     await ctx

@@ -10,7 +10,7 @@ import {
 } from '@gatehouse/contracts';
 import { authOf, requireAuthFor } from '../auth/authenticate.ts';
 import { requireRecentSignIn } from '../auth/step-up.ts';
-import type { GatewayContext } from '../gateway-context.ts';
+import { type GatewayContext, recordAudit } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { factorChanges } from './factor-changes.ts';
@@ -60,6 +60,13 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
         response: request.body.response,
         ...(request.body.name !== undefined ? { name: request.body.name } : {}),
       });
+      // Its id: the name is the user's text, not the log's.
+      recordAudit(ctx, request, {
+        type: 'passkey.added',
+        project_id: auth.projectId,
+        user_id: auth.claims.sub,
+        data: { passkey_id: passkey.id },
+      });
       await signOutOthers(request, auth, 'passkey_added');
       await notifyAdded(request, auth, 'passkey', passkey.name);
       return reply.code(201).send({ id: passkey.id, name: passkey.name, created_at: passkey.created_at });
@@ -94,6 +101,12 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
         user_id: user.id,
         passkey_id: request.params.id,
         has_password: user.has_password || identities.length > 0,
+      });
+      recordAudit(ctx, request, {
+        type: 'passkey.removed',
+        project_id: auth.projectId,
+        user_id: user.id,
+        data: { passkey_id: request.params.id },
       });
       await signOutOthers(request, auth, 'passkey_removed');
       return reply.code(204).send();

@@ -10,7 +10,7 @@ import {
 } from '@gatehouse/contracts';
 import { authOf, requireAuthFor } from '../auth/authenticate.ts';
 import { requireRecentSignIn } from '../auth/step-up.ts';
-import type { GatewayContext } from '../gateway-context.ts';
+import { type GatewayContext, recordAudit } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { factorChanges } from './factor-changes.ts';
@@ -57,6 +57,7 @@ export const totpRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = as
       const result = await ctx
         .busFor(request)
         .request('mfa.totp.enable', { project_id: auth.projectId, user_id: auth.claims.sub, code: request.body.code });
+      recordAudit(ctx, request, { type: 'mfa.totp_enabled', project_id: auth.projectId, user_id: auth.claims.sub });
       await signOutOthers(request, auth, 'mfa_enabled');
       await notifyAdded(request, auth, 'totp');
       return result;
@@ -71,6 +72,7 @@ export const totpRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = as
       await ctx
         .busFor(request)
         .request('mfa.totp.disable', { project_id: auth.projectId, user_id: auth.claims.sub, code: request.body.code });
+      recordAudit(ctx, request, { type: 'mfa.totp_disabled', project_id: auth.projectId, user_id: auth.claims.sub });
       await signOutOthers(request, auth, 'mfa_disabled');
       return reply.code(204).send();
     },
@@ -81,11 +83,17 @@ export const totpRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = as
     { schema: { tags: ['mfa'], body: MfaCodeBody, response: { 200: RecoveryCodesResponse, ...errors } } },
     async (request) => {
       const auth = authOf(request);
-      return ctx.busFor(request).request('mfa.recovery.regenerate', {
+      const codes = await ctx.busFor(request).request('mfa.recovery.regenerate', {
         project_id: auth.projectId,
         user_id: auth.claims.sub,
         code: request.body.code,
       });
+      recordAudit(ctx, request, {
+        type: 'mfa.recovery_regenerated',
+        project_id: auth.projectId,
+        user_id: auth.claims.sub,
+      });
+      return codes;
     },
   );
 };

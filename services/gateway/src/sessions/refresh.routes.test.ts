@@ -72,7 +72,11 @@ describe('POST /auth/refresh', () => {
       assert.deepEqual(
         gw.calls.map((c) => [c.subject, c.requestId, c.data]),
         [
-          ['session.session.refresh', 'trace-refresh-1', { ...CLIENT, refresh_token: REFRESH }],
+          [
+            'session.session.refresh',
+            'trace-refresh-1',
+            { ...CLIENT, refresh_token: REFRESH, project_id: DEFAULT_PROJECT_ID },
+          ],
           ['identity.user.get', 'trace-refresh-1', { project_id: DEFAULT_PROJECT_ID, user_id: user.id }],
         ],
       );

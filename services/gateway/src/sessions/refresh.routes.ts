@@ -4,6 +4,7 @@ import { AppError, isAppError } from '@gatehouse/kit';
 import { checkCsrf, cookieValue, csrfCookieName, inMode, REFRESH_COOKIE } from '../auth/cookies.ts';
 import { clientOf, type GatewayContext, markRevoked } from '../gateway-context.ts';
 import { errorResponses } from '../http/error-responses.ts';
+import { projectOf } from '../projects/project-directory.ts';
 import { tokenResponse } from '../sign-in/complete-sign-in.ts';
 
 const errors = errorResponses(400, 401, 403, 409, 429, 503);
@@ -28,9 +29,12 @@ export const refreshRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
         mode = 'cookie';
       }
       const bus = ctx.busFor(request);
+      const projectId = projectOf(request);
       const tokens = await bus.request('session.session.refresh', {
         ...clientOf(request),
+        ...ctx.projects.lifetimesOf(projectId),
         refresh_token: refreshToken,
+        project_id: projectId,
       });
       const user = await bus
         .request('identity.user.get', { project_id: tokens.project_id, user_id: tokens.user_id })

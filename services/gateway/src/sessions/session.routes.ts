@@ -12,7 +12,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyTypeProviderDefault } from 'fastify';
 import { authOf, requireAuthFor } from '../auth/authenticate.ts';
 import { clearCookies } from '../auth/cookies.ts';
-import { type GatewayContext, markRevoked } from '../gateway-context.ts';
+import { type GatewayContext, markRevoked, recordAudit } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
 import { errorResponses } from '../http/error-responses.ts';
 
@@ -61,11 +61,17 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
       schema: { tags: ['session'], body: EmptyBody, response: { 204: NoContent, ...errors } },
     },
     async (request, reply) => {
-      const { claims } = authOf(request);
+      const { claims, projectId } = authOf(request);
       await ctx
         .busFor(request)
         .request('session.session.revoke', { session_id: claims.sid, user_id: claims.sub, reason: 'logout' });
       markRevoked(ctx, [claims.sid]);
+      recordAudit(ctx, request, {
+        type: 'sign_out',
+        project_id: projectId,
+        user_id: claims.sub,
+        data: { scope: 'session', session_id: claims.sid },
+      });
       clearCookies(reply, ctx.config);
       return reply.code(204).send();
     },
@@ -78,11 +84,17 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
       schema: { tags: ['session'], body: EmptyBody, response: { 200: SessionsRevoked, ...errors } },
     },
     async (request, reply) => {
-      const { claims } = authOf(request);
+      const { claims, projectId } = authOf(request);
       const { session_ids } = await ctx
         .busFor(request)
         .request('session.user.revoke', { user_id: claims.sub, reason: 'logout_all' });
       markRevoked(ctx, [...session_ids, claims.sid]);
+      recordAudit(ctx, request, {
+        type: 'sign_out',
+        project_id: projectId,
+        user_id: claims.sub,
+        data: { scope: 'all', sessions_revoked: session_ids.length },
+      });
       clearCookies(reply, ctx.config);
       return { sessions_revoked: session_ids.length };
     },
@@ -110,7 +122,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
       },
     },
     async (request, reply) => {
-      const { claims } = authOf(request);
+      const { claims, projectId } = authOf(request);
       // A malformed id names no session either: the same 404 as an unknown or foreign one.
       if (!UUID.test(request.params.id)) throw new AppError('not_found', 'no such session');
       await ctx.busFor(request).request('session.session.revoke', {
@@ -119,6 +131,12 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
         reason: 'revoked_by_user',
       });
       markRevoked(ctx, [request.params.id]);
+      recordAudit(ctx, request, {
+        type: 'sign_out',
+        project_id: projectId,
+        user_id: claims.sub,
+        data: { scope: 'session', session_id: request.params.id },
+      });
       return reply.code(204).send();
     },
   );

@@ -3,11 +3,54 @@
  * answered as the contract's TokenResponse (in the caller's auth mode), or,
  * after a first factor, the MfaChallenge when the user has a second one.
  */
-import type { AuthMode, MfaChallenge, TokenResponse, UserRecord } from '@gatehouse/contracts';
+import type { AuditData, AuthMode, ErrorCode, MfaChallenge, TokenResponse, UserRecord } from '@gatehouse/contracts';
 import { AppError, isAppError } from '@gatehouse/kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { inMode } from '../auth/cookies.ts';
-import { clientOf, type GatewayContext } from '../gateway-context.ts';
+import { clientOf, type GatewayContext, recordAudit } from '../gateway-context.ts';
+
+type SignInProof = Pick<AuditData, 'method' | 'factor'>;
+
+/** The first factor each `amr` value names, as the audit log calls it. */
+const FIRST_FACTORS: Record<string, SignInProof['method']> = {
+  pwd: 'password',
+  magic_link: 'magic_link',
+  oauth: 'oauth',
+  guest: 'guest',
+  webauthn: 'passkey',
+};
+/** The second factor each `amr` value a second factor adds names (mfa's SECOND_FACTOR_AMR). */
+const SECOND_FACTORS: Record<string, SignInProof['factor']> = {
+  otp: 'totp',
+  recovery_code: 'recovery_code',
+  webauthn: 'passkey',
+};
+
+/**
+ * How a session's `amr` was proven, for the audit log: the first factor's
+ * method, or `mfa` and the factor when a second one completed it.
+ */
+export function signInProofOf(amr: readonly string[]): SignInProof {
+  const [first, second] = amr;
+  const factor = second === undefined ? undefined : SECOND_FACTORS[second];
+  if (factor) return { method: 'mfa', factor };
+  const method = first === undefined ? undefined : FIRST_FACTORS[first];
+  return method ? { method } : {};
+}
+
+/** A sign-in refused with `reason`: recorded in the audit log (with the user when it is known). */
+export function recordSignInFailure(
+  ctx: GatewayContext,
+  request: FastifyRequest,
+  failure: { projectId: string; userId?: string | null; proof: SignInProof; reason: ErrorCode },
+): void {
+  recordAudit(ctx, request, {
+    type: 'sign_in.failed',
+    project_id: failure.projectId,
+    user_id: failure.userId ?? null,
+    data: { ...failure.proof, reason: failure.reason },
+  });
+}
 
 /** Opens a session for `user` and shapes the contract's TokenResponse (token mode; see `inMode`). */
 export async function openSession(
@@ -18,10 +61,18 @@ export async function openSession(
 ): Promise<TokenResponse> {
   const tokens = await ctx.busFor(request).request('session.session.create', {
     ...clientOf(request),
+    ...ctx.projects.lifetimesOf(user.project_id),
     amr,
     role: user.role,
     project_id: user.project_id,
     user_id: user.id,
+  });
+  // Every method's sign-in (and sign-up) ends here, once its session exists.
+  recordAudit(ctx, request, {
+    type: 'sign_in.succeeded',
+    project_id: user.project_id,
+    user_id: user.id,
+    data: signInProofOf(amr),
   });
   return tokenResponse(tokens, user);
 }
@@ -80,7 +131,15 @@ export async function completeVerifiedSignIn(
   const { user } = await ctx
     .busFor(request)
     .request('identity.user.get', { project_id: verified.project_id, user_id: verified.user_id });
-  if (user.banned) throw new AppError('user_banned', 'this account is banned');
+  if (user.banned) {
+    recordSignInFailure(ctx, request, {
+      projectId: user.project_id,
+      userId: user.id,
+      proof: signInProofOf(verified.amr),
+      reason: 'user_banned',
+    });
+    throw new AppError('user_banned', 'this account is banned');
+  }
   return signIn(ctx, request, reply, user, verified.amr, mode);
 }
 

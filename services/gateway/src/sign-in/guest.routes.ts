@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { DEFAULT_PROJECT_ID, GuestBody, GuestConvertBody, TokenResponse } from '@gatehouse/contracts';
+import { GuestBody, GuestConvertBody, TokenResponse } from '@gatehouse/contracts';
 import { AppError } from '@gatehouse/kit';
 import { authOf } from '../auth/authenticate.ts';
 import { type GatewayContext, markRevoked } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
 import { errorResponses } from '../http/error-responses.ts';
+import { projectOf } from '../projects/project-directory.ts';
 import { signIn } from './complete-sign-in.ts';
 
 const errors = errorResponses(400, 401, 403, 409, 429, 503);
@@ -20,11 +21,12 @@ export const guestSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = a
       schema: { tags: ['sign-in'], body: GuestBody, response: { 201: TokenResponse, ...errors } },
     },
     async (request, reply) => {
+      ctx.projects.requireMethod(projectOf(request), 'guest');
       await limits.hitIp(request.ip);
       const { name, auth_mode } = request.body;
       const { user } = await ctx
         .busFor(request)
-        .request('identity.guest.create', { project_id: DEFAULT_PROJECT_ID, ...(name !== undefined ? { name } : {}) });
+        .request('identity.guest.create', { project_id: projectOf(request), ...(name !== undefined ? { name } : {}) });
       return reply.code(201).send(await signIn(ctx, request, reply, user, ['guest'], auth_mode));
     },
   );

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { DEFAULT_PROJECT_ID, InvitationAcceptBody, TokenResponse } from '@gatehouse/contracts';
-import type { GatewayContext } from '../gateway-context.ts';
+import { InvitationAcceptBody, TokenResponse } from '@gatehouse/contracts';
+import { type GatewayContext, recordAudit } from '../gateway-context.ts';
 import { errorResponses } from '../http/error-responses.ts';
+import { projectOf } from '../projects/project-directory.ts';
 import { signIn } from './complete-sign-in.ts';
 
 const errors = errorResponses(400, 409, 429, 503);
@@ -17,13 +18,21 @@ export const invitationSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }
     '/auth/invitations/accept',
     { schema: { tags: ['sign-in'], body: InvitationAcceptBody, response: { 200: TokenResponse, ...errors } } },
     async (request, reply) => {
+      // An invitation is a sign-up with a password.
+      ctx.projects.requireMethod(projectOf(request), 'password');
       await ctx.limits.hitIp(request.ip);
       const { token, password, name, auth_mode } = request.body;
       const { user } = await ctx.busFor(request).request('identity.invitation.accept', {
-        project_id: DEFAULT_PROJECT_ID,
+        project_id: projectOf(request),
         token,
         password,
         ...(name !== undefined ? { name } : {}),
+      });
+      recordAudit(ctx, request, {
+        type: 'invitation.accepted',
+        project_id: user.project_id,
+        user_id: user.id,
+        data: user.role === 'guest' ? {} : { role: user.role },
       });
       return signIn(ctx, request, reply, user, ['pwd'], auth_mode);
     },

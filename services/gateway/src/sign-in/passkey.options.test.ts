@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Bus, createLogger, InProcessTransport, loadConfig } from '@gatehouse/kit';
+import { RecordingAuditSink } from '@gatehouse/kit/testing';
 import type { FastifyInstance } from 'fastify';
 import { userRecord } from '../app.test-support.ts';
 import { buildGateway, MemoryRateLimitStore } from '../app.ts';
@@ -29,7 +30,13 @@ before(async () => {
       options: { challenge: 'c', timeout: 300000, rpId: 'localhost', userVerification: 'required', allowCredentials },
     };
   });
-  ({ app } = await buildGateway({ bus, log, config: loadConfig({}), rateLimitStore: new MemoryRateLimitStore() }));
+  ({ app } = await buildGateway({
+    bus,
+    log,
+    config: loadConfig({}),
+    rateLimitStore: new MemoryRateLimitStore(),
+    audit: new RecordingAuditSink(),
+  }));
 });
 after(() => app.close());
 

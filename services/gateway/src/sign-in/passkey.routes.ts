@@ -1,18 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import {
-  DEFAULT_PROJECT_ID,
-  PasskeyLoginOptionsBody,
-  PasskeyLoginVerifyBody,
-  TokenResponse,
-  WebAuthnOptions,
-} from '@gatehouse/contracts';
+import { PasskeyLoginOptionsBody, PasskeyLoginVerifyBody, TokenResponse, WebAuthnOptions } from '@gatehouse/contracts';
+import { isAppError } from '@gatehouse/kit';
 import type { GatewayContext } from '../gateway-context.ts';
 import { answerNoSoonerThan } from '../http/answer-floor.ts';
 import { optionalBody } from '../http/bodies.ts';
 import { errorResponses } from '../http/error-responses.ts';
-import { completeVerifiedSignIn } from './complete-sign-in.ts';
+import { projectOf } from '../projects/project-directory.ts';
+import { completeVerifiedSignIn, recordSignInFailure } from './complete-sign-in.ts';
 
 const errors = errorResponses(400, 401, 403, 404, 409, 429, 503);
+/** A passkey that did not verify, or a challenge gone: the refusals the audit log records. */
+const PASSKEY_REFUSALS = ['invalid_credentials', 'invalid_sign_in_challenge'] as const;
 
 /**
  * Sign-in with a passkey alone (WebAuthn, `amr` ["webauthn"]): options for the
@@ -21,7 +19,6 @@ const errors = errorResponses(400, 401, 403, 404, 409, 429, 503);
  */
 export const passkeySignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
   const { limits } = ctx;
-  const projectId = DEFAULT_PROJECT_ID;
 
   app.post(
     '/auth/passkeys/login/options',
@@ -31,9 +28,12 @@ export const passkeySignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
     },
     async (request) => {
       const startedAt = performance.now();
+      const projectId = projectOf(request);
+      const { email, mfa_token } = request.body;
+      // A passkey as the second factor of a password sign-in is not passkey sign-in.
+      if (mfa_token === undefined) ctx.projects.requireMethod(projectId, 'passkey');
       await limits.hitIp(request.ip);
       const bus = ctx.busFor(request);
-      const { email, mfa_token } = request.body;
       let target: { user_id?: string; email_hint?: string; mfa_token?: string } = {};
       if (mfa_token !== undefined) target = { mfa_token };
       else if (email !== undefined) {
@@ -58,12 +58,22 @@ export const passkeySignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
       schema: { tags: ['passkeys'], body: PasskeyLoginVerifyBody, response: { 200: TokenResponse, ...errors } },
     },
     async (request, reply) => {
+      const projectId = projectOf(request);
+      ctx.projects.requireMethod(projectId, 'passkey');
       await limits.hitIp(request.ip);
-      const verified = await ctx.busFor(request).request('mfa.passkey.login_verify', {
-        project_id: projectId,
-        challenge_id: request.body.challenge_id,
-        response: request.body.response,
-      });
+      const verified = await ctx
+        .busFor(request)
+        .request('mfa.passkey.login_verify', {
+          project_id: projectId,
+          challenge_id: request.body.challenge_id,
+          response: request.body.response,
+        })
+        .catch((err: unknown) => {
+          // A passkey that did not verify (or a challenge gone): whose it was is not known.
+          const reason = PASSKEY_REFUSALS.find((c) => isAppError(err, c));
+          if (reason) recordSignInFailure(ctx, request, { projectId, proof: { method: 'passkey' }, reason });
+          throw err;
+        });
       return completeVerifiedSignIn(ctx, request, reply, verified, request.body.auth_mode);
     },
   );

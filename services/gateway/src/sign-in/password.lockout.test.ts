@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { AppError, Bus, createLogger, InProcessTransport, loadConfig } from '@gatehouse/kit';
+import { RecordingAuditSink } from '@gatehouse/kit/testing';
 import type { FastifyInstance } from 'fastify';
 import { userRecord } from '../app.test-support.ts';
 import { buildGateway, MemoryRateLimitStore } from '../app.ts';
@@ -29,7 +30,13 @@ async function gatewayWith(env: Record<string, string>): Promise<{ app: FastifyI
     refresh_token: 'r',
     session_id: randomUUID(),
   }));
-  const { app } = await buildGateway({ bus, log, config: loadConfig(env), rateLimitStore: new MemoryRateLimitStore() });
+  const { app } = await buildGateway({
+    bus,
+    log,
+    config: loadConfig(env),
+    rateLimitStore: new MemoryRateLimitStore(),
+    audit: new RecordingAuditSink(),
+  });
   return { app, hashed: () => hashed };
 }
 

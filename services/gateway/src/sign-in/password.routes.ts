@@ -1,21 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import {
-  DEFAULT_PROJECT_ID,
-  LoginBody,
-  RegisterBody,
-  SignInResponse,
-  TokenResponse,
-  type UserRecord,
-} from '@gatehouse/contracts';
+import { LoginBody, RegisterBody, SignInResponse, TokenResponse, type UserRecord } from '@gatehouse/contracts';
 import { isAppError } from '@gatehouse/kit';
 import { cookieValue, DEVICE_COOKIE, setDeviceCookie } from '../auth/cookies.ts';
 import type { GatewayContext } from '../gateway-context.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { checkedRedirect } from '../http/redirects.ts';
+import { projectOf } from '../projects/project-directory.ts';
 import { DEVICE_LIFETIME_MS } from '../rate-limit/limits.ts';
-import { completeFirstFactor, signIn } from './complete-sign-in.ts';
+import { completeFirstFactor, recordSignInFailure, signIn } from './complete-sign-in.ts';
 
 const errors = errorResponses(400, 401, 403, 409, 429, 503);
+/** The refusals of an account (not of the service, nor of the request): what the audit log records. */
+const ACCOUNT_REFUSALS = ['invalid_credentials', 'user_banned', 'email_not_verified'] as const;
 
 /**
  * Sign-up and sign-in with an email and a password. Forgotten and changed
@@ -23,15 +19,16 @@ const errors = errorResponses(400, 401, 403, 409, 429, 503);
  */
 export const passwordSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
   const { limits } = ctx;
-  const projectId = DEFAULT_PROJECT_ID;
 
   app.post(
     '/auth/register',
     { schema: { tags: ['sign-in'], body: RegisterBody, response: { 201: TokenResponse, ...errors } } },
     async (request, reply) => {
+      const projectId = projectOf(request);
+      ctx.projects.requireMethod(projectId, 'password');
       await limits.hitIp(request.ip);
       const { email, password, name, metadata, auth_mode } = request.body;
-      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.redirects);
+      const redirectTo = checkedRedirect(request.body.redirect_to, ctx.projects.redirectsOf(projectId));
       const { user } = await ctx.busFor(request).request('identity.user.register', {
         project_id: projectId,
         email,
@@ -48,6 +45,8 @@ export const passwordSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> 
     '/auth/login',
     { schema: { tags: ['sign-in'], body: LoginBody, response: { 200: SignInResponse, ...errors } } },
     async (request, reply) => {
+      const projectId = projectOf(request);
+      ctx.projects.requireMethod(projectId, 'password');
       const { email, password, auth_mode } = request.body;
       // The attempt is claimed before the password is hashed: see beginPasswordSignIn. A device
       // cookie this account issued makes its failures count apart from strangers'.
@@ -66,6 +65,21 @@ export const passwordSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> 
         // A wrong password (or an unknown email: counted alike, so the limit reveals nothing)
         // keeps its claim as a failure; anything else (banned, unverified, 503) gives it back.
         if (!isAppError(err, 'invalid_credentials')) await limits.refundAttempt(attempt);
+        const reason = ACCOUNT_REFUSALS.find((code) => isAppError(err, code));
+        if (reason) {
+          // The audit event names the account when there is one, never the address typed. Looked
+          // up after the answer, off the request's path: a refusal takes no longer than before.
+          const bus = ctx.busFor(request);
+          void bus
+            .request('identity.user.find', { project_id: projectId, email })
+            .then(
+              ({ user }) => user?.id ?? null,
+              () => null,
+            )
+            .then((userId) =>
+              recordSignInFailure(ctx, request, { projectId, userId, proof: { method: 'password' }, reason }),
+            );
+        }
         throw err;
       }
       const device = await limits.completeSignIn(attempt);

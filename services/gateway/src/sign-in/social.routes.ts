@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import {
-  DEFAULT_PROJECT_ID,
   OAuthCallbackQuery,
   OAuthExchangeBody,
   OAuthStartQuery,
@@ -10,9 +9,10 @@ import {
 } from '@gatehouse/contracts';
 import { isAppError } from '@gatehouse/kit';
 import { cookieValue, OAUTH_BINDING_COOKIE, oauthBinding } from '../auth/cookies.ts';
-import { clientOf, type GatewayContext, markRevoked } from '../gateway-context.ts';
+import { clientOf, type GatewayContext, markRevoked, recordAudit } from '../gateway-context.ts';
 import { errorResponses } from '../http/error-responses.ts';
 import { checkedRedirect } from '../http/redirects.ts';
+import { projectOf } from '../projects/project-directory.ts';
 import { completeFirstFactor, signIn } from './complete-sign-in.ts';
 
 const errors = errorResponses(400, 403, 404, 429, 503);
@@ -36,14 +36,24 @@ function withParams(target: string, params: Record<string, string>): string {
  * redirect to) is answered here, with 400 `invalid_state`.
  */
 export const socialSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
-  const projectId = DEFAULT_PROJECT_ID;
-  /** Where a flow lands when the app names no `redirect_to`: the confirm page, which trades the code. */
-  const defaultRedirect = `${ctx.config.publicUrl}/auth/confirm`;
+  /**
+   * Where a flow lands when the app names no `redirect_to`: the confirm page, which trades the
+   * code (naming the project, when it is not the default one, so that the trade happens there).
+   */
+  const confirmPageOf = (publishableKey: string | undefined) =>
+    publishableKey
+      ? `${ctx.config.publicUrl}/auth/confirm?project=${encodeURIComponent(publishableKey)}`
+      : `${ctx.config.publicUrl}/auth/confirm`;
 
   app.get(
     '/auth/providers',
     { schema: { tags: ['social'], response: { 200: ProvidersResponse, ...errorResponses(503) } } },
-    async (request) => ctx.busFor(request).request('identity.oauth.providers', { project_id: projectId }),
+    async (request) => {
+      const projectId = projectOf(request);
+      // A project that turned social sign-in off offers no provider.
+      if (ctx.projects.settingsOf(projectId).sign_in_methods?.includes('oauth') === false) return { providers: [] };
+      return ctx.busFor(request).request('identity.oauth.providers', { project_id: projectId });
+    },
   );
 
   app.get(
@@ -57,8 +67,15 @@ export const socialSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = 
       },
     },
     async (request, reply) => {
+      // A browser's navigation sends no X-API-Key: the start URL may name the project itself.
+      const projectId = request.query.project
+        ? (ctx.projects.named(request.query.project)?.id ?? projectOf(request))
+        : projectOf(request);
+      ctx.projects.requireMethod(projectId, 'oauth');
       await ctx.limits.hitIp(request.ip);
-      const redirectTo = checkedRedirect(request.query.redirect_to, ctx.redirects) ?? defaultRedirect;
+      const redirectTo =
+        checkedRedirect(request.query.redirect_to, ctx.projects.redirectsOf(projectId)) ??
+        confirmPageOf(ctx.projects.publishableKeyOf(projectId));
       const binding = oauthBinding(request, reply, ctx.config);
       const { url } = await ctx.busFor(request).request('identity.oauth.start', {
         project_id: projectId,
@@ -87,8 +104,8 @@ export const socialSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = 
       const params = Object.fromEntries(
         Object.entries(request.query).filter((e): e is [string, string] => typeof e[1] === 'string'),
       );
+      // The provider's redirect names no project: the flow's own is used.
       const result = await ctx.busFor(request).request('identity.oauth.callback', {
-        project_id: projectId,
         provider: request.params.provider,
         binding: cookieValue(request, OAUTH_BINDING_COOKIE) ?? '',
         params,
@@ -99,6 +116,12 @@ export const socialSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = 
       reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
       if (outcome.status === 'code') return reply.redirect(withParams(result.redirect_to, { code: outcome.code }), 302);
       if (outcome.status === 'linked') {
+        recordAudit(ctx, request, {
+          type: 'identity.linked',
+          project_id: outcome.project_id,
+          user_id: outcome.user_id,
+          data: { provider: outcome.provider },
+        });
         return reply.redirect(withParams(result.redirect_to, { linked: outcome.provider }), 302);
       }
       if (outcome.status === 'failed') {
@@ -120,6 +143,8 @@ export const socialSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = 
     '/auth/oauth/exchange',
     { schema: { tags: ['social'], body: OAuthExchangeBody, response: { 200: SignInResponse, ...errors } } },
     async (request, reply) => {
+      const projectId = projectOf(request);
+      ctx.projects.requireMethod(projectId, 'oauth');
       await ctx.limits.hitIp(request.ip);
       const { user } = await ctx
         .busFor(request)

@@ -1,4 +1,4 @@
-import type { MailTemplateName } from '@gatehouse/contracts';
+import { DEFAULT_PROJECT_ID, type MailTemplateName } from '@gatehouse/contracts';
 import { type Logger, type MailQueue, newId } from '@gatehouse/kit';
 import {
   type OneTimeTokenRow,
@@ -14,6 +14,12 @@ export interface AccountMailDeps {
   mail: Pick<MailQueue, 'enqueue'>;
   /** The links' default target is `${publicUrl}/auth/confirm`. */
   publicUrl: string;
+  /**
+   * A project's publishable key, for the links of a project other than the
+   * default one: `&project=pk_...`, so the page that takes the link (the
+   * confirm page, or the app's) names the project the token belongs to.
+   */
+  publishableKeyOf?: (projectId: string) => Promise<string | undefined>;
   log: Logger;
 }
 
@@ -87,7 +93,7 @@ export class AccountMail {
   }
 
   /** Mails `token`'s link: to `redirectTo` or PUBLIC_URL/auth/confirm, with `?token=&type=<purpose>`. */
-  #mailLink(
+  async #mailLink(
     user: Pick<UserRow, 'project_id' | 'name'>,
     email: string,
     purpose: TokenPurpose,
@@ -99,6 +105,10 @@ export class AccountMail {
     const link = new URL(redirectTo ?? `${this.#deps.publicUrl}/auth/confirm`);
     link.searchParams.set('token', token);
     link.searchParams.set('type', purpose);
+    if (user.project_id !== DEFAULT_PROJECT_ID) {
+      const key = await this.#deps.publishableKeyOf?.(user.project_id);
+      if (key) link.searchParams.set('project', key);
+    }
     return this.#enqueue(
       user,
       email,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { UserRecord } from '@gatehouse/contracts';
-import { newId } from '@gatehouse/kit';
+import { newId, newProjectKeys } from '@gatehouse/kit';
 import { rejectsWith, startTestIdentity, type TestIdentity } from '../app.test-support.ts';
 
 const PASSWORD = 'a long enough password';
@@ -13,7 +13,10 @@ describe('identity.admin.user.*', () => {
   before(async () => {
     identity = await startTestIdentity();
     P = newId();
-    await identity.database.db.insertInto('projects').values({ id: P, name: 'Admin tests' }).execute();
+    await identity.database.db
+      .insertInto('projects')
+      .values({ id: P, name: 'Admin tests', publishable_key: newProjectKeys().publishable_key })
+      .execute();
   });
   after(() => identity?.close());
 
@@ -117,7 +120,10 @@ describe('identity.admin.user.*', () => {
 
   test('the last admin who can sign in cannot be demoted, banned or deleted: last_admin', async () => {
     const project = newId();
-    await identity.database.db.insertInto('projects').values({ id: project, name: 'One admin' }).execute();
+    await identity.database.db
+      .insertInto('projects')
+      .values({ id: project, name: 'One admin', publishable_key: newProjectKeys().publishable_key })
+      .execute();
     const { user } = await identity.bus.request('identity.user.register', {
       project_id: project,
       email: `only-${newId()}@example.test`,

@@ -6,7 +6,7 @@ import { AppError, Bus, InProcessTransport, loadConfig } from '@gatehouse/kit';
 import { CHEAP_HASH } from '../app.test-support.ts';
 import { MemoryFlowStore, startIdentity } from '../app.ts';
 import { openDatabase } from './database.ts';
-import { discardMail, silentLog } from './test-databases.ts';
+import { discardMail, noAuditEvents, silentLog } from './test-databases.ts';
 
 /** Identity over a database URL that does not work; the bus waits far longer than the pool may. */
 async function identityAt(databaseUrl: string) {
@@ -17,6 +17,7 @@ async function identityAt(databaseUrl: string) {
     db,
     config: loadConfig({ PASSWORD_HASH: CHEAP_HASH }),
     mail: discardMail,
+    audit: noAuditEvents,
     flows: new MemoryFlowStore(),
     log: silentLog,
   });

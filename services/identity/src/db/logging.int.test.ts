@@ -6,7 +6,12 @@ import { Bus, createLogger, InProcessTransport, isAppError, loadConfig } from '@
 import { sql } from 'kysely';
 import { CHEAP_HASH } from '../app.test-support.ts';
 import { MemoryFlowStore, startIdentity } from '../app.ts';
-import { openPgliteTestDatabase, openPostgresTestDatabase, type TestDatabase } from './test-databases.ts';
+import {
+  noAuditEvents,
+  openPgliteTestDatabase,
+  openPostgresTestDatabase,
+  type TestDatabase,
+} from './test-databases.ts';
 
 /**
  * Identity with its database failing in the ways that get logged: an error of
@@ -31,6 +36,7 @@ async function provokeAndCapture(database: TestDatabase): Promise<{ lines: strin
     db: database.db,
     config: loadConfig({ PASSWORD_HASH: CHEAP_HASH }),
     mail: { enqueue: async (job) => void mails.push(job) },
+    audit: noAuditEvents,
     flows: new MemoryFlowStore(),
     log,
   });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { DEFAULT_PROJECT_ID } from '@gatehouse/contracts';
 import { runMigrations } from '@gatehouse/db';
 import { type Kysely, type Migration, sql } from 'kysely';
@@ -148,6 +149,69 @@ const migrations: Record<string, Migration> = {
         .addColumn('revoked_at', 'timestamptz')
         .execute();
       await db.schema.createIndex('api_keys_user_idx').on('api_keys').column('user_id').execute();
+    },
+  },
+  '0007_audit_events': {
+    async up(db: AnyDb) {
+      // The audit log. No reference to users: an event outlives its user (the record of a
+      // deleted account stays). None to projects either: a batch is written in one statement,
+      // and one event naming an unknown project must not hold back the rest of its batch.
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('id', 'uuid', (c) => c.primaryKey())
+        .addColumn('project_id', 'uuid', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'uuid')
+        .addColumn('actor_id', 'uuid')
+        .addColumn('ip', 'text')
+        .addColumn('user_agent', 'text')
+        .addColumn('at', 'timestamptz', (c) => c.notNull())
+        .addColumn('data', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .execute();
+      // Newest first (ids are UUID v7), for the project, one user, or one type.
+      await db.schema
+        .createIndex('audit_events_project_idx')
+        .on('audit_events')
+        .expression(sql`project_id, id desc`)
+        .execute();
+      await db.schema
+        .createIndex('audit_events_user_idx')
+        .on('audit_events')
+        .expression(sql`project_id, user_id, id desc`)
+        .execute();
+      await db.schema
+        .createIndex('audit_events_type_idx')
+        .on('audit_events')
+        .expression(sql`project_id, type, id desc`)
+        .execute();
+    },
+  },
+  '0008_project_keys': {
+    async up(db: AnyDb) {
+      // A project's keys and settings. The publishable key names the project (safe in a
+      // browser): every project gets a fresh one here, the default project included. The
+      // secret key is stored as its SHA-256 (kit apiKeyHash) only; none exists until one is
+      // made (a new project, or a rotation: the default project starts without one).
+      await db.schema
+        .alterTable('projects')
+        .addColumn('publishable_key', 'text')
+        .addColumn('secret_key_hash', 'text', (c) => c.unique())
+        .addColumn('settings', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      const projects = await db.selectFrom('projects').select('id').execute();
+      for (const { id } of projects) {
+        const publishableKey = `pk_${randomBytes(32).toString('base64url')}`;
+        await db.updateTable('projects').set({ publishable_key: publishableKey }).where('id', '=', id).execute();
+      }
+      await db.schema
+        .alterTable('projects')
+        .alterColumn('publishable_key', (c) => c.setNotNull())
+        .execute();
+      await db.schema
+        .alterTable('projects')
+        .addUniqueConstraint('projects_publishable_key_key', ['publishable_key'])
+        .execute();
     },
   },
 };

@@ -13,7 +13,14 @@ type Json = ColumnType<Record<string, unknown>, string | undefined, string>;
 export interface ProjectsTable {
   id: string;
   name: string;
+  /** `pk_` and 43 base64url characters: names the project in a request, safe in a browser. */
+  publishable_key: string;
+  /** SHA-256 of the secret key (`sk_...`, kit apiKeyHash), shown once; null until one is made (the default project). */
+  secret_key_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The project's ProjectSettings (contracts), each in place of the instance's setting when set. */
+  settings: Json;
   created_at: CreatedAt;
+  updated_at: UpdatedAt;
 }
 
 export type Role = 'admin' | 'user' | 'guest';
@@ -91,6 +98,22 @@ export interface ApiKeysTable {
   revoked_at: Date | null;
 }
 
+/** One audit event (contracts AuditEvent): who, where and when, and an allow-listed `data`. */
+export interface AuditEventsTable {
+  /** A UUID v7: the list's order and cursor. */
+  id: string;
+  project_id: string;
+  type: string;
+  /** Not a reference: the event outlives its user. */
+  user_id: string | null;
+  actor_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  /** When it happened, at its producer. */
+  at: Date;
+  data: Json;
+}
+
 /** The identity database, as kysely sees it. */
 export interface Database {
   projects: ProjectsTable;
@@ -98,11 +121,14 @@ export interface Database {
   one_time_tokens: OneTimeTokensTable;
   identities: IdentitiesTable;
   api_keys: ApiKeysTable;
+  audit_events: AuditEventsTable;
 }
 
+export type ProjectRow = Selectable<ProjectsTable>;
 export type UserRow = Selectable<UsersTable>;
 export type OneTimeTokenRow = Selectable<OneTimeTokensTable>;
 export type IdentityRow = Selectable<IdentitiesTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
 export type NewUserRow = Insertable<UsersTable>;
 export type UserRowUpdate = Updateable<UsersTable>;

@@ -15,6 +15,9 @@ export type TestDatabase = AnyTestDatabase<Database>;
 /** For tests that send no mail worth reading: the queue takes every job and drops it. */
 export const discardMail = { enqueue: async () => {} };
 
+/** For tests that record no audit event: a queue with nothing in it for identity's writer. */
+export const noAuditEvents = { consume: async () => ({ stop: async () => {} }) };
+
 /** A migrated identity database on the real Postgres (TEST_DATABASE_URL). */
 export const openPostgresTestDatabase = (): Promise<TestDatabase> => openPostgres(migrate);
 

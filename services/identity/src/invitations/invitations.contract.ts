@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_PROJECT_ID as P, type RequestOf } from '@gatehouse/contracts';
-import { newId, type RequestSubjectName } from '@gatehouse/kit';
+import { newId, newProjectKeys, type RequestSubjectName } from '@gatehouse/kit';
 import { AccountMail } from '../account-mail/account-mail.ts';
 import { rejectsWith, startTestIdentity, type TestIdentity } from '../app.test-support.ts';
 import { discardMail, silentLog, type TestDatabase } from '../db/test-databases.ts';
@@ -273,7 +273,10 @@ export function invitationsContract(label: string, open: () => Promise<TestDatab
 
     test('invitations stay in their project; another kind of link or a bad role is refused', async () => {
       const other = newId();
-      await identity.database.db.insertInto('projects').values({ id: other, name: 'Other' }).execute();
+      await identity.database.db
+        .insertInto('projects')
+        .values({ id: other, name: 'Other', publishable_key: newProjectKeys().publishable_key })
+        .execute();
       const address = email('project');
       const { invitation } = await invite(address);
       const token = identity.tokenFrom(address, 'invitation');

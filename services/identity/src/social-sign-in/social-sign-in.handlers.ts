@@ -18,7 +18,7 @@ export function registerSocialSignInHandlers(bus: Bus, social: SocialSignIn): vo
 
   bus.serve('identity.oauth.callback', async (m, ctx) =>
     social.callback({
-      projectId: m.project_id,
+      ...(m.project_id !== undefined ? { projectId: m.project_id } : {}),
       provider: m.provider,
       binding: m.binding,
       params: m.params,

@@ -48,7 +48,7 @@ interface LinkRecord {
 export type CallbackOutcome =
   | { status: 'signed_in'; user: UserRecord }
   | { status: 'code'; code: string }
-  | { status: 'linked'; provider: string }
+  | { status: 'linked'; provider: string; project_id: string; user_id: string }
   | { status: 'failed'; error: OAuthRedirectError };
 
 export interface CallbackResult {
@@ -184,7 +184,8 @@ export class SocialSignIn {
    * used up either way). Everything after that is a redirect.
    */
   async callback(input: {
-    projectId: string;
+    /** Absent: the flow's own project (the provider's redirect names none). */
+    projectId?: string;
     provider: string;
     binding: string;
     params: Record<string, string>;
@@ -196,7 +197,12 @@ export class SocialSignIn {
     const flow = raw === null ? null : (JSON.parse(raw) as FlowRecord);
     const expected = flow ? Buffer.from(flow.binding, 'base64url') : null;
     const sameBrowser = expected !== null && timingSafeEqual(expected, sha256(input.binding));
-    if (!flow || !sameBrowser || flow.provider !== input.provider || flow.project_id !== input.projectId) {
+    if (
+      !flow ||
+      !sameBrowser ||
+      flow.provider !== input.provider ||
+      (input.projectId !== undefined && flow.project_id !== input.projectId)
+    ) {
       throw new AppError('invalid_state', 'this sign-in has expired or was begun elsewhere; start again');
     }
     const result = (outcome: CallbackOutcome, sessionIds: string[] = []): CallbackResult => ({
@@ -216,7 +222,12 @@ export class SocialSignIn {
       const notice = { who: input.who ?? {}, requestId: input.requestId };
       if (flow.link_user_id) {
         await this.#link(flow.project_id, flow.link_user_id, account, notice);
-        return result({ status: 'linked', provider: input.provider });
+        return result({
+          status: 'linked',
+          provider: input.provider,
+          project_id: flow.project_id,
+          user_id: flow.link_user_id,
+        });
       }
       const { user, sessionIds } = await this.#signIn(flow.project_id, account, profile, notice);
       // Cookie mode sets the cookies at the callback; a user with a second factor, and token

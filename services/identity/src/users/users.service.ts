@@ -11,7 +11,8 @@ export interface UsersServiceDeps {
   store: UsersStore;
   passwords: Passwords;
   events: UserEvents;
-  requireEmailVerification: boolean;
+  /** Whether the project's users must verify their address before a password sign-in: its setting, else the instance's. */
+  requireEmailVerification(projectId: string): Promise<boolean>;
   log: Logger;
 }
 
@@ -76,7 +77,7 @@ export class UsersService {
     if (!(await passwords.verify(user.password_hash, input.password))) throw invalidCredentials();
     // Checked only after the password: a stranger must not learn that an account is banned.
     if (user.banned) throw new AppError('user_banned', 'this account is banned');
-    if (this.#deps.requireEmailVerification && !user.email_verified) {
+    if (!user.email_verified && (await this.#deps.requireEmailVerification(user.project_id))) {
       throw new AppError('email_not_verified', 'verify your email address before signing in');
     }
     if (passwords.needsRehash(user.password_hash)) await this.#rehash(user, user.password_hash, input.password);

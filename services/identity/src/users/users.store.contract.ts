@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_PROJECT_ID } from '@gatehouse/contracts';
-import { AppError, newId } from '@gatehouse/kit';
+import { AppError, newId, newProjectKeys } from '@gatehouse/kit';
 import type { TestDatabase } from '../db/test-databases.ts';
 import { MAX_METADATA_BYTES } from './metadata.ts';
 import { PostgresUsersStore, type UsersStore } from './users.store.ts';
@@ -21,7 +21,10 @@ export function usersStoreContract(backend: string, open: () => Promise<TestData
       database = await open();
       store = new PostgresUsersStore(database.db);
       otherProject = newId();
-      await database.db.insertInto('projects').values({ id: otherProject, name: 'Other' }).execute();
+      await database.db
+        .insertInto('projects')
+        .values({ id: otherProject, name: 'Other', publishable_key: newProjectKeys().publishable_key })
+        .execute();
     });
     after(() => database?.drop());
 
@@ -260,7 +263,10 @@ export function usersStoreContract(backend: string, open: () => Promise<TestData
 
     test('tells whether a project has an admin', async () => {
       const project = newId();
-      await database.db.insertInto('projects').values({ id: project, name: 'Admins' }).execute();
+      await database.db
+        .insertInto('projects')
+        .values({ id: project, name: 'Admins', publishable_key: newProjectKeys().publishable_key })
+        .execute();
       assert.equal(await store.hasAdmin(project), false);
       await store.create({ projectId: project, email: unique('adm'), passwordHash: 'h', role: 'admin' });
       assert.equal(await store.hasAdmin(project), true);
@@ -268,7 +274,10 @@ export function usersStoreContract(backend: string, open: () => Promise<TestData
 
     test('lists a project newest first, a page below a position, and searches the email or the name', async () => {
       const project = newId();
-      await database.db.insertInto('projects').values({ id: project, name: 'Listed' }).execute();
+      await database.db
+        .insertInto('projects')
+        .values({ id: project, name: 'Listed', publishable_key: newProjectKeys().publishable_key })
+        .execute();
       const made = [];
       for (const [tag, name] of [
         ['ann', 'Ann Smith'],
@@ -305,7 +314,10 @@ export function usersStoreContract(backend: string, open: () => Promise<TestData
 
     test('an admin change that would leave no admin who can sign in is refused: last_admin, nothing changed', async () => {
       const project = newId();
-      await database.db.insertInto('projects').values({ id: project, name: 'Guarded' }).execute();
+      await database.db
+        .insertInto('projects')
+        .values({ id: project, name: 'Guarded', publishable_key: newProjectKeys().publishable_key })
+        .execute();
       const a = await store.create({ projectId: project, email: unique('a'), passwordHash: 'h', role: 'admin' });
       const b = await store.create({ projectId: project, email: unique('b'), passwordHash: 'h', role: 'admin' });
       const lastAdmin = (err: unknown) => err instanceof AppError && err.code === 'last_admin';
@@ -325,7 +337,10 @@ export function usersStoreContract(backend: string, open: () => Promise<TestData
 
     test('two admins demoting each other at once: one of them stays admin', async () => {
       const project = newId();
-      await database.db.insertInto('projects').values({ id: project, name: 'Race' }).execute();
+      await database.db
+        .insertInto('projects')
+        .values({ id: project, name: 'Race', publishable_key: newProjectKeys().publishable_key })
+        .execute();
       const a = await store.create({ projectId: project, email: unique('a'), passwordHash: 'h', role: 'admin' });
       const b = await store.create({ projectId: project, email: unique('b'), passwordHash: 'h', role: 'admin' });
       const results = await Promise.allSettled([

@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { EventOf } from '@gatehouse/contracts';
 import { Bus, createLogger, InProcessTransport, isAppError, loadConfig } from '@gatehouse/kit';
+import { RecordingAuditSink } from '@gatehouse/kit/testing';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { startSession } from '../app.ts';
 import { MAX_CHAIN_WALK } from './sessions.service.ts';
@@ -19,6 +20,7 @@ async function harness(env: Record<string, string> = {}) {
   const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 2000 });
   const secretKey = randomBytes(32);
   const store = new MemorySessionStore();
+  const audit = new RecordingAuditSink();
   const service = await startSession({
     bus,
     sessionStore: store,
@@ -26,6 +28,7 @@ async function harness(env: Record<string, string> = {}) {
     config,
     log,
     secretKey,
+    audit,
     now: () => clock.now,
   });
   const revoked: EventOf<'events.session.revoked'>[] = [];
@@ -52,7 +55,7 @@ async function harness(env: Record<string, string> = {}) {
   const kids = async () => (await bus.request('session.jwks.get', {})).keys.map((k) => k.kid);
   const refresh = (token: string) => bus.request('session.session.refresh', { refresh_token: token });
   const refused = (token: string) => assert.rejects(refresh(token), (err) => isAppError(err, 'invalid_grant'));
-  return { bus, clock, service, revoked, rotated, signIn, verify, kids, config, secretKey, refresh, refused };
+  return { bus, clock, service, revoked, rotated, audit, signIn, verify, kids, config, secretKey, refresh, refused };
 }
 
 describe('session service', () => {
@@ -180,6 +183,33 @@ describe('session service', () => {
     assert.equal(h.revoked.length, 0);
   });
 
+  test('records a replayed refresh token in the audit log: user, project, where from, why, and never a token', async () => {
+    const h = await harness();
+    const userId = randomUUID();
+    const projectId = randomUUID();
+    const created = await h.signIn(userId, projectId);
+    const client = { project_id: projectId, ip: '198.51.100.4', user_agent: 'Thief/1.0' };
+    const rotated = await h.bus.request('session.session.refresh', { refresh_token: created.refresh_token, ...client });
+    assert.equal(h.audit.events.length, 0, 'a rotation is no event');
+    h.clock.now += 10_001; // past the grace window
+    await assert.rejects(
+      h.bus.request('session.session.refresh', { refresh_token: created.refresh_token, ...client }),
+      (err) => isAppError(err, 'invalid_grant'),
+    );
+    assert.equal(h.audit.events.length, 1);
+    const [event] = h.audit.events;
+    assert.equal(event?.type, 'refresh_token.reused');
+    assert.equal(event?.project_id, projectId);
+    assert.equal(event?.user_id, userId);
+    assert.equal(event?.ip, '198.51.100.4');
+    assert.equal(event?.user_agent, 'Thief/1.0');
+    assert.equal(event?.at, new Date(h.clock.now).toISOString());
+    assert.deepEqual(event?.data, { session_id: created.session_id, cause: 'replayed' });
+    const json = JSON.stringify(h.audit.events);
+    for (const secret of [created.refresh_token, rotated.refresh_token, created.access_token, rotated.access_token])
+      assert.ok(!json.includes(secret));
+  });
+
   test(`the walk is bounded: ${MAX_CHAIN_WALK} rotations within a window are followed, one more ends the session`, async () => {
     const h = await harness();
     const created = await h.signIn();
@@ -198,6 +228,8 @@ describe('session service', () => {
       h.revoked.map((e) => [e.session_ids, e.reason]),
       [[[created.session_id], 'refresh_token_reuse']],
     );
+    // Requests that name no project (as this harness sends them) are not audited, and say so in the log.
+    assert.deepEqual(h.audit.events, []);
   });
 
   test('unknown refresh tokens are invalid_grant, and so are tokens past the idle lifetime', async () => {

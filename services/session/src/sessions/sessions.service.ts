@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AccessClaims, EventOf, RequestOf, ResponseOf, SessionInfo } from '@gatehouse/contracts';
-import { AppError, type Config, type Logger, newId } from '@gatehouse/kit';
+import { AppError, type AuditSink, auditEvent, type Config, type Logger, newId } from '@gatehouse/kit';
 import type { Revocation, SessionRecord, SessionStore } from './sessions.store.ts';
 import { childToken, hashToken } from './sessions.tokens.ts';
 
@@ -18,6 +18,8 @@ export interface SessionServiceDeps {
   chainKey: Buffer;
   /** Called once a revocation is stored and before the caller is answered: the app publishes the event. */
   onRevoked: (event: RevokedEvent) => Promise<void>;
+  /** Where a refresh token's reuse is recorded (the audit log); `record` returns at once. */
+  audit: AuditSink;
   log: Logger;
   now: () => number;
   random?: (bytes: number) => Buffer;
@@ -113,7 +115,7 @@ export class SessionService {
         // Someone replayed a retired token: either the client or a thief holds a
         // copy, and we cannot tell which, so the whole session goes (RFC 9700 4.14.2).
         // A chain we cannot follow is treated the same: failing open could fork it.
-        await this.#reuse(outcome.userId, outcome.sessionId, outcome.cause, at);
+        await this.#reuse(input, outcome.userId, outcome.sessionId, outcome.cause, at);
         throw invalidGrant();
       }
       // descend: that child was rotated too, within the window; its child is next.
@@ -122,7 +124,7 @@ export class SessionService {
     }
     // Rotated more than MAX_CHAIN_WALK times within one window: not two tabs. Fail closed.
     const ownerId = await store.revokeSession(sessionId, { until: this.#revokedUntil(at), now: at });
-    if (ownerId !== null) await this.#reuse(ownerId, sessionId, 'walk_bound', at);
+    if (ownerId !== null) await this.#reuse(input, ownerId, sessionId, 'walk_bound', at);
     throw invalidGrant();
   }
 
@@ -179,9 +181,32 @@ export class SessionService {
     return at + this.#d.config.accessTokenTtl * 1000 + SKEW_MS;
   }
 
-  async #reuse(userId: string, sessionId: string, cause: string, at: number): Promise<void> {
+  async #reuse(
+    input: RequestOf<'session.session.refresh'>,
+    userId: string,
+    sessionId: string,
+    cause: 'replayed' | 'broken_chain' | 'walk_bound',
+    at: number,
+  ): Promise<void> {
     this.#d.log.warn({ session_id: sessionId, user_id: userId, cause }, 'refresh token reuse: session revoked');
     await this.#revoked(userId, [sessionId], at, 'refresh_token_reuse');
+    // The store refuses a token of another project than the one named, so the session is of
+    // `project_id`. The gateway always names it; a caller that does not gets no audit event.
+    if (input.project_id === undefined) {
+      this.#d.log.warn({ session_id: sessionId }, 'refresh token reuse not audited: the request named no project');
+      return;
+    }
+    this.#d.audit.record(
+      auditEvent({
+        type: 'refresh_token.reused',
+        project_id: input.project_id,
+        user_id: userId,
+        ip: input.ip ?? null,
+        user_agent: input.user_agent ?? null,
+        at: new Date(at),
+        data: { session_id: sessionId, cause },
+      }),
+    );
   }
 
   async #revoked(userId: string, sessionIds: string[], at: number, reason: string): Promise<void> {
