@@ -27,7 +27,7 @@ import { lazyChildLogger } from './http/lazy-logger.ts';
 import { parseAllowlist } from './http/redirects.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { confirmRoutes } from './pages/confirm.routes.ts';
-import { type NamedProject, ProjectDirectory, projectHook } from './projects/project-directory.ts';
+import { type NamedProject, nameProject, ProjectDirectory } from './projects/project-directory.ts';
 import { SignInLimits } from './rate-limit/limits.ts';
 import type { RateLimitStore } from './rate-limit/rate-limit.store.ts';
 import { passkeyRoutes } from './second-factors/passkeys.routes.ts';
@@ -140,13 +140,13 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   registerJsonBodyParser(app);
   const headers = securityHeaders(config.publicUrl);
   // Every response, errors and 404s included; a route that may be cached (the JWKS) says so itself.
-  app.addHook('onRequest', (_request, reply, done) => {
+  // And every request's project, before its route (and its body) runs. One hook for both: a
+  // hook is a cost on the hot path.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers);
-    done();
+    done(nameProject(request, projects));
   });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
-  // Every request's project, before its route (and its body) runs.
-  app.addHook('onRequest', projectHook(projects));
   app.setNotFoundHandler((request, reply) =>
     sendError(new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply),
   );

@@ -1,6 +1,6 @@
 import { DEFAULT_PROJECT_ID, type ProjectSettings, type ProjectSignInMethod } from '@gatehouse/contracts';
 import { AppError, apiKeyHash } from '@gatehouse/kit';
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { type AllowedPrefix, parseAllowlist } from '../http/redirects.ts';
 
 /** One project as the gateway keeps it (identity's `identity.project.directory`). */
@@ -144,26 +144,24 @@ declare module 'fastify' {
 }
 
 /**
- * The onRequest hook that names every request's project. No header (the hot
- * path): the default project, a constant. A publishable or secret key: a Map
- * read; an unknown one is 401 before any route runs.
+ * Names the request's project (the gateway's onRequest hook calls it for
+ * every request). No header (the hot path): the default project, a constant.
+ * A publishable or secret key: a Map read; an unknown one is the error to
+ * answer, 401, before any route runs.
  */
-export function projectHook(directory: ProjectDirectory) {
-  return (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const header = request.headers['x-api-key'];
-    if (header === undefined) {
-      request.project = DEFAULT_PROJECT;
-      done();
-      return;
-    }
-    try {
-      request.project = (typeof header === 'string' ? directory.named(header.trim()) : undefined) ?? DEFAULT_PROJECT;
-      done();
-    } catch (err) {
-      request.project = DEFAULT_PROJECT;
-      done(err as Error);
-    }
-  };
+export function nameProject(request: FastifyRequest, directory: ProjectDirectory): Error | undefined {
+  const header = request.headers['x-api-key'];
+  if (header === undefined) {
+    request.project = DEFAULT_PROJECT;
+    return undefined;
+  }
+  try {
+    request.project = (typeof header === 'string' ? directory.named(header.trim()) : undefined) ?? DEFAULT_PROJECT;
+    return undefined;
+  } catch (err) {
+    request.project = DEFAULT_PROJECT;
+    return err as Error;
+  }
 }
 
 /** The project a request acts in: its caller's, once authenticated, else the one it names. */
