@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { openDatabase } from '@gatehouse/db';
 import { createPostgresDatabase, silentLog } from '@gatehouse/db/testing';
 import { Bus, InProcessTransport, isAppError, loadConfig } from '@gatehouse/kit';
+import { RecordingAuditSink } from '@gatehouse/kit/testing';
 import { type MfaDatabase, migrate, startMfa } from '@gatehouse/mfa';
 import { RedisSessionStore, startSession } from '@gatehouse/session';
 import { Redis } from 'ioredis';
@@ -112,6 +113,7 @@ async function startServices(
       log: silentLog,
       secretKey,
       previousSecretKeys,
+      audit: new RecordingAuditSink(),
     });
     closers.push(() => session.close());
   }

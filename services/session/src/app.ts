@@ -26,17 +26,11 @@ export interface SessionDeps {
   previousSecretKeys?: readonly Buffer[];
   /**
    * Where the audit events of the session service go (a refresh token's reuse): JetStream in the
-   * stack, the in-process queue embedded. Without one (a test of something else), each event is
-   * logged at warn level instead: nothing is dropped silently.
+   * stack, the in-process queue embedded (tests: kit/testing's RecordingAuditSink).
    */
-  audit?: AuditSink;
+  audit: AuditSink;
   now?: () => number;
 }
-
-/** The stand-in for a missing audit sink: every event is said in the log, as not recorded. */
-const unrecordedAudit = (log: Logger): AuditSink => ({
-  record: (event) => log.warn({ type: event.type, userId: event.user_id }, 'audit event not recorded: no audit sink'),
-});
 
 /** How often a replica checks whether the signing key is due for rotation. */
 const KEY_CHECK_INTERVAL_MS = 3_600_000;
@@ -77,7 +71,7 @@ export async function startSession(
     // Published (and, over NATS, flushed) before the revoking call is answered,
     // so every gateway refuses the session's tokens by the time the caller hears back.
     onRevoked: (event) => bus.publish('events.session.revoked', { v: 1, ...event }),
-    audit: deps.audit ?? unrecordedAudit(log),
+    audit: deps.audit,
   });
   registerSessionHandlers(bus, sessions);
   registerKeyHandlers(bus, keys);
