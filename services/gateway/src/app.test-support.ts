@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 // Test support only: the gateway on an in-process bus, with nothing or with stand-in services behind it.
 import { randomUUID } from 'node:crypto';
 import {
@@ -246,3 +247,31 @@ export const USER_FIELDS = [
   'role',
   'updated_at',
 ];
+
+/** A route to send, as `inject` takes it. */
+export interface TestRoute {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  url: string;
+  payload?: object;
+}
+
+/**
+ * Asserts the admin API's door on every route: 401 `unauthorized` without
+ * credentials, 403 `forbidden` for a signed-in user and a guest, and that no
+ * service heard of any of it.
+ */
+export async function assertAdminOnly(gw: StandInGateway, routes: readonly TestRoute[]): Promise<void> {
+  const user = await gw.sign({ sub: randomUUID(), sid: randomUUID(), role: 'user' });
+  const guest = await gw.sign({ sub: randomUUID(), sid: randomUUID(), role: 'guest' });
+  for (const route of routes) {
+    const anonymous = await gw.app.inject(route);
+    assert.equal(anonymous.statusCode, 401, `${route.method} ${route.url}`);
+    assert.equal(anonymous.json().error, 'unauthorized');
+    for (const token of [user, guest]) {
+      const res = await gw.app.inject({ ...route, headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.statusCode, 403, `${route.method} ${route.url}`);
+      assert.deepEqual(res.json(), { error: 'forbidden', message: 'this needs an admin' });
+    }
+  }
+  assert.deepEqual(gw.calls, []);
+}

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { DEFAULT_PROJECT_ID } from '@gatehouse/contracts';
 import { AppError } from '@gatehouse/kit';
-import { type StandIns, sessionCheck, userRecord, withGateway } from '../app.test-support.ts';
+import { assertAdminOnly, type StandIns, sessionCheck, userRecord, withGateway } from '../app.test-support.ts';
 
 const USER_ID = randomUUID();
 const target = userRecord('target@example.test', { id: USER_ID });
@@ -47,21 +47,7 @@ const ROUTES: { method: 'GET' | 'PATCH' | 'DELETE'; url: string; payload?: objec
 
 describe('admin user routes', () => {
   test('every route: 401 unauthorized without a token, 403 forbidden for a user or a guest, and no service is asked', async () => {
-    await withGateway(standIns, async (gw) => {
-      const user = await gw.sign({ sub: randomUUID(), sid: randomUUID(), role: 'user' });
-      const guest = await gw.sign({ sub: randomUUID(), sid: randomUUID(), role: 'guest' });
-      for (const route of ROUTES) {
-        const anonymous = await gw.app.inject(route);
-        assert.equal(anonymous.statusCode, 401, `${route.method} ${route.url}`);
-        assert.equal(anonymous.json().error, 'unauthorized');
-        for (const token of [user, guest]) {
-          const res = await gw.app.inject({ ...route, headers: { authorization: `Bearer ${token}` } });
-          assert.equal(res.statusCode, 403, `${route.method} ${route.url}`);
-          assert.deepEqual(res.json(), { error: 'forbidden', message: 'this needs an admin' });
-        }
-      }
-      assert.deepEqual(gw.calls, []);
-    });
+    await withGateway(standIns, (gw) => assertAdminOnly(gw, ROUTES));
   });
 
   test('lists with the search, the limit (50 when absent) and the cursor, in the caller project; users carry banned', async () => {

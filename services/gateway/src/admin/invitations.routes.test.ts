@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { DEFAULT_PROJECT_ID, type Invitation } from '@gatehouse/contracts';
 import { AppError } from '@gatehouse/kit';
-import { type StandInGateway, type StandIns, withGateway } from '../app.test-support.ts';
+import { assertAdminOnly, type StandInGateway, type StandIns, withGateway } from '../app.test-support.ts';
 
 const TAKEN = 'taken@example.test';
 const OPEN_ID = randomUUID();
@@ -45,21 +45,7 @@ async function adminOf(gw: StandInGateway): Promise<{ sub: string; headers: { au
 
 describe('admin invitation routes', () => {
   test('every route: 401 unauthorized without a token, 403 forbidden for a user or a guest, and identity is not asked', async () => {
-    await withGateway(identity, async (gw) => {
-      const user = await gw.sign({ sub: randomUUID(), sid: randomUUID(), role: 'user' });
-      const guest = await gw.sign({ sub: randomUUID(), sid: randomUUID(), role: 'guest' });
-      for (const route of ROUTES) {
-        const anonymous = await gw.app.inject(route);
-        assert.equal(anonymous.statusCode, 401, `${route.method} ${route.url}`);
-        assert.equal(anonymous.json().error, 'unauthorized');
-        for (const token of [user, guest]) {
-          const res = await gw.app.inject({ ...route, headers: { authorization: `Bearer ${token}` } });
-          assert.equal(res.statusCode, 403, `${route.method} ${route.url}`);
-          assert.deepEqual(res.json(), { error: 'forbidden', message: 'this needs an admin' });
-        }
-      }
-      assert.deepEqual(gw.calls, []);
-    });
+    await withGateway(identity, (gw) => assertAdminOnly(gw, ROUTES));
   });
 
   test('POST: 201 with the invitation; identity gets the canonical address, the role (user by default) and the caller as inviter', async () => {
