@@ -5,4 +5,5 @@ export * from './http.ts';
 export * from './mail.ts';
 export * from './messages/index.ts';
 export * from './objects.ts';
+export * from './realtime.ts';
 export * from './subjects.ts';

@@ -189,6 +189,14 @@ export function loadConfig(env: Env) {
     rateLimitPerIpPerMinute: int(env, 'RATE_LIMIT_PER_IP_PER_MINUTE', 60, 1),
     /** POST /auth/refresh per client address per minute (a limit of its own: apps refresh often). */
     rateLimitRefreshPerIpPerMinute: int(env, 'RATE_LIMIT_REFRESH_PER_IP_PER_MINUTE', 300, 1),
+    /** Open realtime sockets (`GET /auth/events`) per user, per gateway replica: one more is refused (429). */
+    realtimeSocketsPerUser: int(env, 'REALTIME_SOCKETS_PER_USER', 20, 1),
+    /** Open realtime sockets per client address, per gateway replica: one more is refused (429). */
+    realtimeSocketsPerIp: int(env, 'REALTIME_SOCKETS_PER_IP', 200, 1),
+    /** Seconds between the server's pings; a socket that did not answer the last one is dropped. */
+    realtimePingInterval: int(env, 'REALTIME_PING_INTERVAL', 30, 1),
+    /** Bytes waiting for a socket that does not read, past which it is dropped (close 4008) rather than buffered. */
+    realtimeMaxBufferedBytes: int(env, 'REALTIME_MAX_BUFFERED_BYTES', 262144, 1024),
     /** Failed passwords per (account, client) per 15 minutes: the client is its known device, else its address. */
     loginFailuresPerAccount: loginFailures,
     /** Failed passwords per account per 15 minutes from all clients without a known device together (10x one client's unless set). */

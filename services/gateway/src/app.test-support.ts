@@ -23,7 +23,9 @@ import { RecordingAuditSink } from '@gatehouse/kit/testing';
 import type { FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { buildGateway, MemoryRateLimitStore } from './app.ts';
+import type { RevocationSet } from './auth/revocations.ts';
 import type { ProjectDirectory } from './projects/project-directory.ts';
+import type { RealtimeHub } from './realtime/realtime-hub.ts';
 
 /** A gateway whose every bus request fails fast (200 ms): the edge's own behaviour, for `inject`. */
 export async function bareGateway(env: Record<string, string> = {}): Promise<FastifyInstance> {
@@ -87,6 +89,8 @@ export interface TestClaims {
   amr?: string[];
   /** The token's project (`aud`); the default project when absent. */
   aud?: string;
+  /** Seconds the token lives (negative: expired that long ago); ACCESS_TOKEN_TTL when absent. */
+  ttl?: number;
 }
 
 export interface StandInGateway {
@@ -106,6 +110,9 @@ export interface StandInGateway {
   projects: ProjectDirectory;
   /** Every audit event the gateway recorded, in order. */
   audit: RecordingAuditSink;
+  /** The realtime sockets (the events the bus would bring are fed to it by the test). */
+  realtime: RealtimeHub;
+  revocations: RevocationSet;
   close(): Promise<void>;
 }
 
@@ -143,14 +150,14 @@ export async function gatewayWith(standIns: StandIns, env: Record<string, string
   const bus = new Bus(new InProcessTransport(), log, { timeoutMs: 2000 });
   const config = loadConfig({ PUBLIC_URL: TEST_PUBLIC_URL, ...env });
   const { jwk, privateKey } = await testSigningKey();
-  const sign = ({ sub, sid, role = 'user', amr = ['pwd'], aud = DEFAULT_PROJECT_ID }: TestClaims) =>
+  const sign = ({ sub, sid, role = 'user', amr = ['pwd'], aud = DEFAULT_PROJECT_ID, ttl }: TestClaims) =>
     new SignJWT({ sid, role, amr, auth_time: Math.floor(Date.now() / 1000) })
       .setProtectedHeader({ alg: 'ES256', kid: KID, typ: 'JWT' })
       .setIssuer(config.publicUrl)
       .setAudience(aud)
       .setSubject(sub)
       .setIssuedAt()
-      .setExpirationTime(`${config.accessTokenTtl}s`)
+      .setExpirationTime(Math.floor(Date.now() / 1000) + (ttl ?? config.accessTokenTtl))
       .sign(privateKey);
   const sessionService: StandIns = {
     'session.jwks.get': async () => ({ keys: [jwk] }),
@@ -184,7 +191,7 @@ export async function gatewayWith(standIns: StandIns, env: Record<string, string
     bus.serve(subject, recorded as never);
   }
   const audit = new RecordingAuditSink();
-  const { app, verifier, projects } = await buildGateway({
+  const { app, verifier, projects, realtime, revocations } = await buildGateway({
     bus,
     log,
     config,
@@ -204,6 +211,8 @@ export async function gatewayWith(standIns: StandIns, env: Record<string, string
     sign,
     projects,
     audit,
+    realtime,
+    revocations,
     close: () => app.close(),
   };
 }

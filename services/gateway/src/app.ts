@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import { REALTIME_CLOSE } from '@gatehouse/contracts/realtime';
 import { AppError, type AuditSink, type Bus, type Config, type Logger } from '@gatehouse/kit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { accountRoutes } from './account/account.routes.ts';
@@ -30,6 +31,8 @@ import { confirmRoutes } from './pages/confirm.routes.ts';
 import { type NamedProject, nameProject, ProjectDirectory } from './projects/project-directory.ts';
 import { SignInLimits } from './rate-limit/limits.ts';
 import type { RateLimitStore } from './rate-limit/rate-limit.store.ts';
+import { realtimeRoutes, routeUpgrades, upgradeEmitter } from './realtime/realtime.routes.ts';
+import { RealtimeHub } from './realtime/realtime-hub.ts';
 import { passkeyRoutes } from './second-factors/passkeys.routes.ts';
 import { totpRoutes } from './second-factors/totp.routes.ts';
 import { refreshRoutes } from './sessions/refresh.routes.ts';
@@ -59,6 +62,8 @@ export interface Gateway {
   verifier: TokenVerifier;
   keys: ApiKeyCache;
   projects: ProjectDirectory;
+  /** This replica's realtime sockets (`GET /auth/events`), fed by the bus's user events. */
+  realtime: RealtimeHub;
 }
 
 /** How often the whole project directory is reloaded (events keep it exact in between). */
@@ -220,11 +225,26 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   await app.register(adminProjectRoutes, { ctx });
   await app.register(invitationRoutes, { ctx });
   await app.register(auditRoutes, { ctx });
+  // The realtime channel: the events of the signed-in user, pushed.
+  const realtime = new RealtimeHub({
+    perUser: config.realtimeSocketsPerUser,
+    perIp: config.realtimeSocketsPerIp,
+    maxBufferedBytes: config.realtimeMaxBufferedBytes,
+  });
+  const upgrades = upgradeEmitter();
+  routeUpgrades(app, upgrades);
+  await app.register(realtimeRoutes, {
+    ctx,
+    hub: realtime,
+    verifier,
+    maxStaleMs: config.accessTokenTtl * 1000,
+    upgrades,
+  });
   // Pages and discovery.
   await app.register(confirmRoutes);
   await app.register(discoveryRoutes, { ctx, verifier, pingStore: () => deps.rateLimitStore.ping() });
 
-  return { app, revocations, verifier, keys, projects };
+  return { app, revocations, verifier, keys, projects, realtime };
 }
 
 /**
@@ -235,11 +255,14 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
 export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
   const { bus, config, log } = deps;
   const gateway = await buildGateway(deps);
-  const { revocations, verifier, keys, projects } = gateway;
+  const { revocations, verifier, keys, projects, realtime } = gateway;
 
   bus.subscribe('events.session.revoked', (event) => {
     for (const id of event.session_ids) revocations.add(id, event.until);
+    realtime.sessionsRevoked(event);
   });
+  bus.subscribe('events.user.deleted', (event) => realtime.accountDeleted(event.user_id));
+  bus.subscribe('events.user.password_changed', (event) => realtime.passwordChanged(event.user_id));
   // A key works with its user's role and while its user may sign in: a change to the user is
   // asked about again, a revoked key dropped.
   bus.subscribe('events.api_keys.revoked', (event) => keys.revoke(event.key_ids));
@@ -283,9 +306,15 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
     // One reload at a time; one running when the bus is lost again sees it and goes round again.
     if (resyncing) return;
     resyncing = true;
-    void retry(sync, log, () => closed).finally(() => {
-      resyncing = false;
-    });
+    void retry(sync, log, () => closed)
+      .then(() => {
+        // The events sent while the bus was away never reach these sockets: their clients
+        // reconnect and re-check their sessions.
+        if (!closed) realtime.closeAll(REALTIME_CLOSE.resync, 'events may have been missed: reconnect');
+      })
+      .finally(() => {
+        resyncing = false;
+      });
   });
   await retry(sync, log, () => closed);
 
@@ -294,6 +323,8 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
     keys.prune();
   }, 60_000);
   pruner.unref();
+  const heartbeat = setInterval(() => realtime.heartbeat(), config.realtimePingInterval * 1000);
+  heartbeat.unref();
   // last_used_at without a write per request: the uses of the last period, in one message.
   const touchUses = async () => {
     const uses = keys.takeUses();
@@ -319,6 +350,7 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
     close: async () => {
       closed = true;
       clearInterval(pruner);
+      clearInterval(heartbeat);
       clearInterval(toucher);
       clearInterval(reloader);
       await touchUses();

@@ -19,6 +19,8 @@ export const eventSchemas = {
     session_ids: Type.Array(Uuid),
     until: Type.Integer(),
     reason: Type.String(),
+    /** Every session the user had was revoked (logout everywhere, a ban, a reset): not one device's. */
+    all: Type.Optional(Type.Boolean()),
   }),
   /** Keys that stop working now: revoked by their owner, or all of a user's at a password reset. */
   [events.apiKeysRevoked]: Type.Object({

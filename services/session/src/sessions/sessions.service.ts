@@ -152,7 +152,7 @@ export class SessionService {
       until: this.#revokedUntil(at),
       now: at,
     });
-    if (ids.length) await this.#revoked(input.user_id, ids, at, input.reason);
+    if (ids.length) await this.#revoked(input.user_id, ids, at, input.reason, input.except_session_id === undefined);
     return ids;
   }
 
@@ -209,8 +209,9 @@ export class SessionService {
     );
   }
 
-  async #revoked(userId: string, sessionIds: string[], at: number, reason: string): Promise<void> {
-    await this.#d.onRevoked({ user_id: userId, session_ids: sessionIds, until: this.#revokedUntil(at), reason });
+  async #revoked(userId: string, sessionIds: string[], at: number, reason: string, all = false): Promise<void> {
+    const until = this.#revokedUntil(at);
+    await this.#d.onRevoked({ user_id: userId, session_ids: sessionIds, until, reason, ...(all ? { all } : {}) });
   }
 
   /** A session's first refresh token; every later one is derived (sessions.tokens.ts). */
