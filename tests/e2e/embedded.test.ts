@@ -13,6 +13,7 @@ import { type Mailbox, startMailbox } from './mailbox.ts';
 import { mfaScenarios } from './mfa-scenarios.ts';
 import { freePort, node, type Proc, waitForOk } from './processes.ts';
 import { projectScenarios } from './project-scenarios.ts';
+import { realtimeScenarios } from './realtime-scenarios.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
 import { type SocialPeers, socialScenarios, startSocialPeers } from './social-scenarios.ts';
 import { trustScenarios } from './trust-scenarios.ts';
@@ -95,6 +96,11 @@ projectScenarios(
   () => base,
   () => base,
   () => mailbox,
+);
+realtimeScenarios(
+  'embedded',
+  () => base,
+  () => base,
 );
 auditScenarios(
   'embedded',

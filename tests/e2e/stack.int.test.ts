@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { REALTIME_CLOSE } from '@gatehouse/contracts/realtime';
 import { ADMIN_SERVER_ENV, adminBan, adminScenarios, adminToken } from './admin-scenarios.ts';
 import { apiKeyScenarios } from './api-key-scenarios.ts';
 import { auditEventually, auditScenarios } from './audit-scenarios.ts';
@@ -14,6 +15,7 @@ import { type Mailbox, startMailbox, withLink } from './mailbox.ts';
 import { mfaScenarios } from './mfa-scenarios.ts';
 import { createDatabase, freePort, node, Proc, secretKey, waitForOk } from './processes.ts';
 import { projectScenarios } from './project-scenarios.ts';
+import { listen, realtimeScenarios } from './realtime-scenarios.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
 import { type SocialPeers, socialScenarios, startSocialPeers } from './social-scenarios.ts';
 import { trustScenarios } from './trust-scenarios.ts';
@@ -160,6 +162,12 @@ projectScenarios(
   () => gatewayB,
   () => mailbox,
 );
+// Every change is made through gateway A and heard on sockets of gateway B.
+realtimeScenarios(
+  'stack',
+  () => gatewayA,
+  () => gatewayB,
+);
 // Recorded through gateway A (and the session service), read back through gateway B.
 auditScenarios(
   'stack',
@@ -305,6 +313,7 @@ describe('stack: a dependency goes away and comes back', () => {
     const a = client(gatewayA);
     const reg = await a.post('/auth/register', { email: uniqueEmail(), password: 'correct horse battery' });
     const access = reg.body.access_token as string;
+    const socket = await listen(gatewayA, access);
     await nats.stop('SIGKILL');
     const started = Date.now();
     const down = await a.get('/auth/me', access);
@@ -315,5 +324,10 @@ describe('stack: a dependency goes away and comes back', () => {
     nats = startNats();
     await eventually(async () => (await client(gatewayA).get('/auth/me', access)).status === 200, 30_000);
     await eventually(async () => (await client(gatewayA).get('/readyz')).status === 200, 30_000);
+    // Events published while the bus was away never reached the gateway: its sockets are told
+    // to reconnect and re-check their sessions once it has reloaded the revocation list.
+    assert.equal((await socket.closed).code, REALTIME_CLOSE.resync);
+    const again = await listen(gatewayA, access);
+    again.ws.close();
   });
 });
