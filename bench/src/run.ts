@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { argon2Rate } from './argon2-loop.ts';
 import { type CpuSnapshot, spent as cpuSpent, snapshot } from './cpu.ts';
+import { type Delivery, realtimeDelivery } from './realtime-delivery.ts';
 import { refreshChains } from './refresh-chain.ts';
 import { freePort, ROOT, spawnTs, startGatehouse, waitForOk } from './stack.ts';
 
@@ -24,6 +25,8 @@ const LOGIN_WARMUP_SECONDS = 30;
 const mode = (process.argv.includes('--embedded') ? 'embedded' : 'stack') as 'stack' | 'embedded';
 const PASSWORD = 'correct horse battery';
 const ARGON2 = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+/** Users whose revocation is timed to their sockets on every gateway. */
+const REALTIME_USERS = Number(process.env.BENCH_REALTIME_USERS ?? 200);
 
 interface Row {
   name: string;
@@ -84,6 +87,8 @@ const gh = await startGatehouse(mode);
 const rows: Row[] = [];
 /** CPU ms per login and per raw hash, by process, over all rounds. */
 let cpu: { login: [string, number][]; argon2: [string, number][] } | undefined;
+/** From a logout's answer to its event on sockets of every gateway replica. */
+let delivery: Delivery[] = [];
 try {
   const email = `bench-${Date.now()}@example.com`;
   const reg = await json(`${gh.url}/auth/register`, { email, password: PASSWORD });
@@ -155,6 +160,7 @@ try {
     login: sumPerRequest(spent.login, loginRuns),
     argon2: sumPerRequest(spent.argon2, argonRuns),
   };
+  delivery = await realtimeDelivery(gh.gateways, REALTIME_USERS);
 } finally {
   await gh.stop();
   bare.kill('SIGTERM');
@@ -188,6 +194,12 @@ if (cpu && cpu.login.length > 0) {
   console.log(`\nCPU per login:    ${line(cpu.login)}`);
   console.log(`CPU per raw hash: ${line(cpu.argon2)}`);
 }
+for (const [i, d] of delivery.entries()) {
+  const which = i === 0 ? 'gateway A (the revoking one)' : `gateway ${String.fromCharCode(65 + i)} (another process)`;
+  console.log(
+    `${i === 0 ? '\n' : ''}revocation -> socket, ${which}: p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms over ${d.n} events, ${d.lost} lost (target: every one within 1000 ms)`,
+  );
+}
 console.log(`\nsession / bare fastify: ${ratios.session_vs_bare.toFixed(2)} (target >= 0.60)`);
 console.log(`login / raw argon2id:   ${ratios.login_vs_argon2.toFixed(2)} (target >= 0.80)`);
 
@@ -204,6 +216,7 @@ writeFileSync(
       rounds: ROUNDS,
       rows,
       ratios,
+      realtime_delivery_ms: delivery,
       cpu_ms_per_request: cpu && { login: Object.fromEntries(cpu.login), argon2: Object.fromEntries(cpu.argon2) },
     },
     null,

@@ -35,6 +35,7 @@ const BENCH_ENV = {
   RATE_LIMIT_REFRESH_PER_IP_PER_MINUTE: '100000000',
   LOGIN_FAILURES_PER_ACCOUNT: '100000000',
   LOG_LEVEL: 'warn',
+  REALTIME_SOCKETS_PER_IP: '100000',
 };
 
 /**
@@ -42,11 +43,16 @@ const BENCH_ENV = {
  * processes on the machine's NATS, Redis and a fresh Postgres database) or the
  * embedded mode (one process).
  */
-export async function startGatehouse(
-  mode: 'stack' | 'embedded',
-): Promise<{ url: string; pids: Record<string, number | undefined>; stop(): Promise<void> }> {
+export async function startGatehouse(mode: 'stack' | 'embedded'): Promise<{
+  url: string;
+  /** Every gateway replica: the stack runs a second one (for the realtime delivery), embedded has one. */
+  gateways: string[];
+  pids: Record<string, number | undefined>;
+  stop(): Promise<void>;
+}> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const gateways = [url];
   const children: ChildProcess[] = [];
   const pids: Record<string, number | undefined> = {};
   let cleanup = () => {};
@@ -92,15 +98,23 @@ export async function startGatehouse(
       children.push(child);
       pids[svc] = child.pid;
     }
+    // A second gateway replica behind the same public URL: it idles through the HTTP figures and
+    // holds sockets for the realtime delivery.
+    const portB = await freePort();
+    const gatewayB = spawnTs('services/gateway/src/main.ts', { ...env, PORT: String(portB) });
+    children.push(gatewayB);
+    pids['gateway b'] = gatewayB.pid;
+    gateways.push(`http://127.0.0.1:${portB}`);
     cleanup = () => {
       try {
         psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } catch {}
     };
   }
-  await waitForOk(`${url}/readyz`);
+  for (const gateway of gateways) await waitForOk(`${gateway}/readyz`);
   return {
     url,
+    gateways,
     pids,
     stop: async () => {
       await Promise.all(
