@@ -39,6 +39,7 @@ let gatewayB = '';
 let mailbox: Mailbox;
 let env: Record<string, string>;
 let social: SocialPeers;
+const opsPorts: Record<string, number> = {};
 
 const startNats = () =>
   new Proc('nats', NATS_BIN, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'js')], {});
@@ -90,8 +91,11 @@ before(async () => {
     BUS_TIMEOUT_MS: '2000',
     ...social.env,
   };
-  for (const name of ['identity', 'session', 'mfa', 'mailer'])
-    services.push(node(name, `services/${name}/src/main.ts`, env));
+  // Every service but the gateway serves its probes and metrics on an operations port.
+  for (const name of ['identity', 'session', 'mfa', 'mailer']) {
+    opsPorts[name] = await freePort();
+    services.push(node(name, `services/${name}/src/main.ts`, { ...env, OPS_PORT: String(opsPorts[name]) }));
+  }
   services.push(
     node('gateway-a', 'services/gateway/src/main.ts', { ...env, PORT: String(portA), PUBLIC_URL: gatewayA }),
   );
@@ -252,6 +256,44 @@ describe('stack: the audit log loses nothing', () => {
   });
 });
 
+describe('stack: operations', () => {
+  test('every service answers its probes and serves its metrics on its operations port; the gateway on its own', async () => {
+    for (const [name, port] of Object.entries(opsPorts)) {
+      const ops = `http://127.0.0.1:${port}`;
+      assert.equal((await fetch(`${ops}/healthz`)).status, 200, name);
+      const ready = await fetch(`${ops}/readyz`);
+      assert.equal(ready.status, 200, `${name}: ${await ready.text()}`);
+      const text = await (await fetch(`${ops}/metrics`)).text();
+      assert.match(text, /\nprocess_cpu_user_seconds_total /, `${name} has the process metrics`);
+    }
+    // A sign-up (its verification mail) and a logout show: the session service counts the
+    // revocation, the mailer the mail, the gateway its routes, sign-ins and bus requests.
+    const c = client(gatewayA);
+    const reg = await c.post('/auth/register', { email: uniqueEmail('ops'), password: 'correct horse battery' });
+    assert.equal((await c.post('/auth/logout', undefined, reg.body.access_token as string)).status, 204);
+    await eventually(async () =>
+      /\ngatehouse_mail_sent_total\{template="verify_email",outcome="sent"\} [1-9]/.test(
+        await (await fetch(`http://127.0.0.1:${opsPorts.mailer}/metrics`)).text(),
+      ),
+    );
+    const session = await (await fetch(`http://127.0.0.1:${opsPorts.session}/metrics`)).text();
+    assert.match(session, /\ngatehouse_revocations_total\{reason="logout"\} [1-9]/);
+    const mailer = await (await fetch(`http://127.0.0.1:${opsPorts.mailer}/metrics`)).text();
+    assert.match(mailer, /\ngatehouse_mail_sent_total\{template="verify_email",outcome="sent"\} [1-9]/);
+    assert.match(mailer, /\ngatehouse_mail_queue_depth \d+\n/);
+    const gateway = await (await fetch(`${gatewayA}/metrics`)).text();
+    assert.match(
+      gateway,
+      /\ngatehouse_http_requests_total\{route="\/auth\/register",method="POST",status="201"\} [1-9]/,
+    );
+    assert.match(
+      gateway,
+      /\ngatehouse_bus_request_duration_seconds_count\{subject="identity\.user\.register",outcome="ok"\} [1-9]/,
+    );
+    assert.match(gateway, /\ngatehouse_sign_ins_total\{method="password",outcome="success"\} [1-9]/);
+  });
+});
+
 describe('stack: several gateway replicas', () => {
   test('a session revoked through one replica is refused by the other at once', async () => {
     const a = client(gatewayA);
@@ -301,12 +343,15 @@ describe('stack: a dependency goes away and comes back', () => {
     assert.equal(down.body.error, 'service_unavailable');
     assert.ok(down.headers.get('retry-after'));
     assert.ok(Date.now() - started < 5000, 'fails fast, no hang');
+    // The session service's readiness says so: an orchestrator stops sending it traffic.
+    assert.equal((await fetch(`http://127.0.0.1:${opsPorts.session}/readyz`)).status, 503);
     redis = startRedis();
     await eventually(
       async () =>
         (await client(gatewayA).post('/auth/login', { email, password: 'correct horse battery' })).status === 200,
       20_000,
     );
+    assert.equal((await fetch(`http://127.0.0.1:${opsPorts.session}/readyz`)).status, 200);
   });
 
   test('NATS down: requests answer 503 quickly, then recover by themselves', async () => {

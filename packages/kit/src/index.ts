@@ -66,7 +66,9 @@ export {
   PermanentMailError,
 } from './mail-queue/policy.ts';
 export type { MailDelivery, MailQueue } from './mail-queue/queue.ts';
+export { Metrics, metrics } from './metrics.ts';
 export { type OAuthProviderKind, type OAuthProviderSettings, oauthProviders } from './oauth-config.ts';
+export { type OpsServer, selfCheck, serveOperations, startOpsServer } from './ops-server.ts';
 export { connectRedis, type RedisSecurityOptions, redisOptions } from './redis.ts';
 export { isSealedUnderPrimary, KeyRing, keyId, seal, sealedKeyId, UnsealError, unseal } from './sealed.ts';
 export { Shutdown } from './shutdown.ts';

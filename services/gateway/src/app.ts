@@ -3,7 +3,7 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { REALTIME_CLOSE } from '@gatehouse/contracts/realtime';
-import { AppError, type AuditSink, type Bus, type Config, type Logger } from '@gatehouse/kit';
+import { AppError, type AuditSink, type Bus, type Config, type Logger, metrics } from '@gatehouse/kit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { accountRoutes } from './account/account.routes.ts';
 import { apiKeyRoutes } from './account/api-keys.routes.ts';
@@ -23,6 +23,7 @@ import { discoveryRoutes } from './discovery/discovery.routes.ts';
 import type { GatewayContext } from './gateway-context.ts';
 import { EdgeLogController } from './http/edge-log.ts';
 import { sendError } from './http/errors.ts';
+import { countUnmatched, measureRoutes } from './http/http-metrics.ts';
 import { registerJsonBodyParser } from './http/json-body.ts';
 import { lazyChildLogger } from './http/lazy-logger.ts';
 import { parseAllowlist } from './http/redirects.ts';
@@ -140,6 +141,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     audit: deps.audit,
   };
 
+  // Before any route is registered: each route's onResponse hook counts and times it.
+  measureRoutes(app);
   app.decorateRequest('auth', null);
   app.decorateRequest('project', null as unknown as NamedProject); // set by projectHook on every request
   registerJsonBodyParser(app);
@@ -152,9 +155,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     done(nameProject(request, projects));
   });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    countUnmatched(request.method, 404);
+    sendError(new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply);
+  });
   if (config.corsOrigins.length > 0) {
     // Only the configured origins may call the API from a browser; none by default.
     await app.register(cors, {
@@ -231,6 +235,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     perIp: config.realtimeSocketsPerIp,
     maxBufferedBytes: config.realtimeMaxBufferedBytes,
   });
+  metrics.gauge('gatehouse_revocation_set_size', 'Revoked session ids this gateway holds', () => revocations.size);
+  metrics.gauge('gatehouse_realtime_sockets', 'Open realtime sockets on this gateway', () => realtime.size);
   const upgrades = upgradeEmitter();
   routeUpgrades(app, upgrades);
   await app.register(realtimeRoutes, {

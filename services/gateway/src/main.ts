@@ -4,6 +4,7 @@ import {
   environment,
   JetStreamAuditQueue,
   loadConfig,
+  metrics,
   redisOptions,
   Shutdown,
 } from '@gatehouse/kit';
@@ -16,6 +17,8 @@ if (!config.redisUrl) throw new Error('REDIS_URL is required when the gateway ru
 
 const shutdown = new Shutdown(log);
 shutdown.listen();
+// The gateway serves /healthz, /readyz and /metrics on PORT itself.
+metrics.collectDefaults();
 const { bus, transport } = await connectBusWithTransport(config, 'gateway', log);
 shutdown.add('bus', () => transport.close());
 // Audit events go to JetStream on the bus's connection. The gateway only publishes (identity

@@ -1,4 +1,5 @@
 import {
+  type Bus,
   connectBusWithTransport,
   connectRedis,
   createLogger,
@@ -7,6 +8,8 @@ import {
   JetStreamMailQueue,
   loadConfig,
   Shutdown,
+  selfCheck,
+  serveOperations,
   waitFor,
 } from '@gatehouse/kit';
 import { MemoryFlowStore, migrate, openDatabase, RedisFlowStore, startIdentity } from './app.ts';
@@ -21,7 +24,13 @@ if (!config.databaseUrl) {
 }
 const shutdown = new Shutdown(log);
 shutdown.listen();
-const { bus, transport } = await connectBusWithTransport(config, 'identity', log);
+// The probes first (the orchestrator sees a live process while it waits for NATS and Postgres);
+// ready once this process's own health check answers.
+let bus: Bus | undefined;
+await serveOperations(config, log, shutdown, () => selfCheck(bus, 'identity.health.check'));
+const connected = await connectBusWithTransport(config, 'identity', log);
+bus = connected.bus;
+const { transport } = connected;
 const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
 // Closers run newest first: stop taking messages, then close the database.
 shutdown.add('database', () => db.destroy());

@@ -1,4 +1,4 @@
-import type { Bus, Config, Logger, MailQueue } from '@gatehouse/kit';
+import { type Bus, type Config, type Logger, type MailQueue, metrics } from '@gatehouse/kit';
 import { createRenderer } from './render/render.ts';
 import { createSender } from './send/send.ts';
 
@@ -39,9 +39,22 @@ export async function startMailer(deps: MailerDeps): Promise<{ close(): Promise<
   });
 
   const consumer = await queue.consume(async (job, delivery) => {
-    const mail = await renderer.render(job);
-    await sender.send({ id: job.id, to: job.to, ...mail }, delivery.log);
+    try {
+      const mail = await renderer.render(job);
+      await sender.send({ id: job.id, to: job.to, ...mail }, delivery.log);
+    } catch (err) {
+      // The queue retries it, or dead-letters it after the last attempt.
+      metrics.mailSent.inc({ template: job.template, outcome: delivery.last ? 'failed' : 'retried' });
+      throw err;
+    }
+    metrics.mailSent.inc({ template: job.template, outcome: 'sent' });
     delivery.log.info('mail sent');
+  });
+  // While JetStream does not answer, the last depth it told (the logs say why).
+  let depth = 0;
+  metrics.gauge('gatehouse_mail_queue_depth', 'Mail jobs not yet sent (waiting, backing off, or in hand)', async () => {
+    depth = await queue.depth().catch(() => depth);
+    return depth;
   });
   log.info({ smtp: Boolean(config.smtpUrl), templatesDir: config.mailTemplatesDir ?? null }, 'mailer consuming');
 

@@ -1,5 +1,16 @@
 import { openDatabase } from '@gatehouse/db';
-import { connectBus, createLogger, environment, loadConfig, requireSecretKey, Shutdown, waitFor } from '@gatehouse/kit';
+import {
+  type Bus,
+  connectBus,
+  createLogger,
+  environment,
+  loadConfig,
+  requireSecretKey,
+  Shutdown,
+  selfCheck,
+  serveOperations,
+  waitFor,
+} from '@gatehouse/kit';
 import { type MfaDatabase, migrate, startMfa } from './app.ts';
 
 // Stack mode: mfa on its own, against NATS and a real Postgres.
@@ -13,7 +24,11 @@ if (!config.databaseUrl) {
 const secretKey = requireSecretKey(config);
 const shutdown = new Shutdown(log);
 shutdown.listen();
+// The probes first (the orchestrator sees a live process while it waits for NATS and Postgres).
+let ready: Bus | undefined;
+await serveOperations(config, log, shutdown, () => selfCheck(ready, 'mfa.health.check'));
 const bus = await connectBus(config, 'mfa', log);
+ready = bus;
 const db = await openDatabase<MfaDatabase>({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
 // Closers run newest first: stop taking messages, then close the database.
 shutdown.add('database', () => db.destroy());

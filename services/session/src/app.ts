@@ -1,4 +1,4 @@
-import { type AuditSink, type Bus, type Config, KeyRing, type Logger } from '@gatehouse/kit';
+import { type AuditSink, type Bus, type Config, KeyRing, type Logger, metrics } from '@gatehouse/kit';
 import { registerKeyHandlers } from './keys/keys.handlers.ts';
 import { KeyService } from './keys/keys.service.ts';
 import type { SigningKeyStore } from './keys/keys.store.ts';
@@ -70,7 +70,10 @@ export async function startSession(
     now,
     // Published (and, over NATS, flushed) before the revoking call is answered,
     // so every gateway refuses the session's tokens by the time the caller hears back.
-    onRevoked: (event) => bus.publish('events.session.revoked', { v: 1, ...event }),
+    onRevoked: (event) => {
+      metrics.revocations.inc({ reason: event.reason }, event.session_ids.length);
+      return bus.publish('events.session.revoked', { v: 1, ...event });
+    },
     audit: deps.audit,
   });
   registerSessionHandlers(bus, sessions);

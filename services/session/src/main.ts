@@ -1,4 +1,5 @@
 import {
+  type Bus,
   connectBusWithTransport,
   connectRedis,
   createLogger,
@@ -7,6 +8,8 @@ import {
   loadConfig,
   requireSecretKey,
   Shutdown,
+  selfCheck,
+  serveOperations,
 } from '@gatehouse/kit';
 import { RedisSessionStore, startSession } from './app.ts';
 
@@ -16,10 +19,15 @@ const secretKey = requireSecretKey(config);
 
 const shutdown = new Shutdown(log);
 shutdown.listen();
+// The probes first (the orchestrator sees a live process while it waits for Redis and NATS).
+let bus: Bus | undefined;
+await serveOperations(config, log, shutdown, () => selfCheck(bus, 'session.health.check'));
 // Credentials in REDIS_URL; TLS from rediss:// or REDIS_TLS_CA (see kit connectRedis).
 const redis = await connectRedis(config, 'session', log, shutdown);
 
-const { bus, transport } = await connectBusWithTransport(config, 'session', log);
+const connected = await connectBusWithTransport(config, 'session', log);
+bus = connected.bus;
+const { transport } = connected;
 shutdown.add('bus', () => transport.close());
 // Refresh-token reuse goes to the audit log over JetStream, on the bus's connection. The session
 // service only publishes (identity creates the AUDIT stream and writes it): nothing to wait for.

@@ -14,6 +14,7 @@ import type { Static } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
+import { metrics } from '../metrics.ts';
 import { validate } from '../validation.ts';
 import type { Headers, Transport } from './transport.ts';
 
@@ -53,6 +54,7 @@ export class Bus {
   readonly transport: Transport;
   readonly #log: Logger;
   readonly #timeoutMs: number;
+  readonly #served = new Map<string, (data: unknown, ctx: MessageContext) => Promise<unknown>>();
 
   constructor(transport: Transport, log: Logger, options: { timeoutMs: number }) {
     this.transport = transport;
@@ -70,6 +72,23 @@ export class Bus {
     subject: S,
     data: RequestOf<S>,
     options: { requestId?: string; timeoutMs?: number } = {},
+  ): Promise<ResponseOf<S>> {
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      return await this.#request(subject, data, options);
+    } catch (err) {
+      outcome = err instanceof AppError ? err.code : 'error';
+      throw err;
+    } finally {
+      metrics.busDuration.observe({ subject, outcome }, (performance.now() - started) / 1000);
+    }
+  }
+
+  async #request<S extends RequestSubjectName>(
+    subject: S,
+    data: RequestOf<S>,
+    options: { requestId?: string; timeoutMs?: number },
   ): Promise<ResponseOf<S>> {
     const schemas = requestSchemas[subject];
     validate(schemas.request, data, `${subject} request`);
@@ -100,6 +119,7 @@ export class Bus {
     handler: (data: RequestOf<S>, ctx: MessageContext) => Promise<ResponseOf<S>>,
   ): void {
     const schemas = requestSchemas[subject];
+    this.#served.set(subject, handler as (data: unknown, ctx: MessageContext) => Promise<unknown>);
     this.transport.serve(subject, queueGroupOf(subject), async (body, headers) => {
       const requestId = headers['x-request-id'] ?? newId();
       const log = this.#log.child({ reqId: requestId, subject });
@@ -112,6 +132,19 @@ export class Bus {
         return JSON.stringify({ ok: false, error: this.#toReplyError(err, log) } satisfies Reply);
       }
     });
+  }
+
+  /**
+   * This process's readiness (an operations port's /readyz): the transport
+   * carries messages, and this process's own handler of `subject` (a health
+   * check) answers, called here directly: over the bus the queue group would
+   * let another replica answer for this one.
+   */
+  async selfCheck(subject: RequestSubjectName): Promise<void> {
+    await this.transport.ping();
+    const handler = this.#served.get(subject);
+    if (!handler) throw new AppError('service_unavailable', `${subject} is not served by this process`);
+    await handler({}, { requestId: newId(), log: this.#log });
   }
 
   /** Publishes a validated event. */

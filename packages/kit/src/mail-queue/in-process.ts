@@ -57,6 +57,8 @@ export class InProcessMailQueue implements MailQueue {
   readonly #seen = new Map<string, number>();
   readonly #consumers = new Map<Consumer, Promise<void>>();
   #wakers: (() => void)[] = [];
+  /** Jobs in a handler's hands now. */
+  #inFlight = 0;
   #closed = false;
 
   constructor(options: InProcessMailQueueOptions) {
@@ -92,6 +94,10 @@ export class InProcessMailQueue implements MailQueue {
 
   async ping(): Promise<void> {
     if (this.#closed) throw new AppError('service_unavailable', 'the mail queue is closed', { retryAfter: 2 });
+  }
+
+  async depth(): Promise<number> {
+    return this.#ready.length + this.#delayed.size + this.#inFlight;
   }
 
   /** The dead letters, oldest first (same shape as JetStream's). */
@@ -130,8 +136,14 @@ export class InProcessMailQueue implements MailQueue {
   async #loop(consumer: Consumer, handler: Handler): Promise<void> {
     while (!consumer.stopping) {
       const entry = this.#ready.shift();
-      if (entry) await this.#deliver(entry, handler);
-      else await new Promise<void>((resolve) => this.#wakers.push(resolve));
+      if (entry) {
+        this.#inFlight++;
+        try {
+          await this.#deliver(entry, handler);
+        } finally {
+          this.#inFlight--;
+        }
+      } else await new Promise<void>((resolve) => this.#wakers.push(resolve));
     }
   }
 

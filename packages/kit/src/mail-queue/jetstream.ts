@@ -197,6 +197,15 @@ export class JetStreamMailQueue implements MailQueue {
     }
   }
 
+  /** The job stream's messages: a work queue keeps a job until it is acked (sent or dead-lettered). */
+  async depth(): Promise<number> {
+    try {
+      return (await this.#jsm.streams.info(this.#names.stream)).state.messages;
+    } catch (err) {
+      throw queueUnavailable(err);
+    }
+  }
+
   /** Stops every consumer, then closes the connection if the queue opened it. */
   async close(): Promise<void> {
     await Promise.all([...this.#consumers.keys()].map((s) => this.#stop(s)));

@@ -184,12 +184,14 @@ export function mailQueueContract(name: string, harness: MailQueueHarness): void
       const jobs = [mailJob(), mailJob({ template: 'reset_password' }), mailJob({ template: 'magic_link' })];
       for (const job of jobs) await queue.enqueue(job);
       await sleep(200);
+      assert.equal(await queue.depth(), 3, 'the depth counts the jobs waiting');
       const { seen, handler } = recorder();
       const consumer = await queue.consume(handler);
       await waitFor('three deliveries', () => seen.length >= 3);
       await sleep(300);
       await consumer.stop();
       assert.deepEqual(seen.map((s) => s.job.id).sort(), jobs.map((j) => j.id).sort());
+      await waitFor('an empty queue', async () => (await queue.depth()) === 0);
     });
 
     test('a consumer stopped mid-way and started again delivers the rest, none lost and none twice', async () => {

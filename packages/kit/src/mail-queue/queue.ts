@@ -31,5 +31,7 @@ export interface MailQueue {
   consume(handler: (job: MailJob, delivery: MailDelivery) => Promise<void>): Promise<{ stop(): Promise<void> }>;
   /** Resolves when the queue can take jobs; rejects otherwise (readiness). */
   ping(): Promise<void>;
+  /** Jobs not yet sent: waiting, waiting out a retry's backoff, or in a consumer's hands (a metric). */
+  depth(): Promise<number>;
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { ErrorBody, Jwk } from '@gatehouse/contracts';
+import { metrics } from '@gatehouse/kit';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
@@ -43,6 +44,20 @@ export const discoveryRoutes: FastifyPluginAsync<{
   }));
 
   app.get('/healthz', { schema: { tags: ['operations'] } }, async () => ({ status: 'ok' }));
+
+  // This process's metrics (embedded: every service's, they share the process), Prometheus text.
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Prometheus metrics',
+        produces: ['text/plain'],
+        response: { 200: { type: 'string', description: 'Prometheus text exposition format' } },
+      },
+    },
+    async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()),
+  );
 
   app.get('/readyz', { schema: { tags: ['operations'] } }, async (request, reply) => {
     const checks = await Promise.allSettled([

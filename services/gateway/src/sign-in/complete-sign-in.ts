@@ -4,7 +4,7 @@
  * after a first factor, the MfaChallenge when the user has a second one.
  */
 import type { AuditData, AuthMode, ErrorCode, MfaChallenge, TokenResponse, UserRecord } from '@gatehouse/contracts';
-import { AppError, isAppError } from '@gatehouse/kit';
+import { AppError, isAppError, metrics } from '@gatehouse/kit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { inMode } from '../auth/cookies.ts';
 import { clientOf, type GatewayContext, recordAudit } from '../gateway-context.ts';
@@ -44,6 +44,7 @@ export function recordSignInFailure(
   request: FastifyRequest,
   failure: { projectId: string; userId?: string | null; proof: SignInProof; reason: ErrorCode },
 ): void {
+  metrics.signIns.inc({ method: failure.proof.method ?? 'unknown', outcome: failure.reason });
   recordAudit(ctx, request, {
     type: 'sign_in.failed',
     project_id: failure.projectId,
@@ -68,11 +69,13 @@ export async function openSession(
     user_id: user.id,
   });
   // Every method's sign-in (and sign-up) ends here, once its session exists.
+  const proof = signInProofOf(amr);
+  metrics.signIns.inc({ method: proof.method ?? 'unknown', outcome: 'success' });
   recordAudit(ctx, request, {
     type: 'sign_in.succeeded',
     project_id: user.project_id,
     user_id: user.id,
-    data: signInProofOf(amr),
+    data: proof,
   });
   return tokenResponse(tokens, user);
 }
