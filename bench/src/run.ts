@@ -25,6 +25,7 @@ const LOGIN_WARMUP_SECONDS = 30;
 const mode = (process.argv.includes('--embedded') ? 'embedded' : 'stack') as 'stack' | 'embedded';
 const PASSWORD = 'correct horse battery';
 const ARGON2 = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+const UNMETERED = 'GET /auth/session, METRICS=false';
 /** Users whose revocation is timed to their sockets on every gateway. */
 const REALTIME_USERS = Number(process.env.BENCH_REALTIME_USERS ?? 200);
 
@@ -107,13 +108,21 @@ try {
   const meOpts = { url: `${gh.url}/auth/me`, headers: auth };
   for (const opts of [bareOpts, sessionOpts, meOpts]) await autocannon({ duration: 2, connections: 50, ...opts });
 
+  // Stack: gateway B runs without metrics, so the session check there against gateway A's is
+  // what the metrics cost.
+  const unmetered = gh.gateways[1];
+  const unmeteredOpts = unmetered && { url: `${unmetered}/auth/session`, headers: auth };
+  if (unmeteredOpts) await autocannon({ duration: 2, connections: 50, ...unmeteredOpts });
   const bareRuns: Row[] = [];
   const sessionRuns: Row[] = [];
+  const unmeteredRuns: Row[] = [];
   for (let i = 0; i < ROUNDS; i++) {
     bareRuns.push(await load('bare fastify GET /bare', bareOpts));
     sessionRuns.push(await load('GET /auth/session', sessionOpts));
+    if (unmeteredOpts) unmeteredRuns.push(await load(UNMETERED, unmeteredOpts));
   }
   rows.push(median(bareRuns), median(sessionRuns));
+  if (unmeteredRuns.length) rows.push(median(unmeteredRuns));
   rows.push(await load('GET /auth/me', meOpts));
 
   // Each worker refreshes its own session's token chain, as real clients do.
@@ -170,6 +179,8 @@ const rate = (name: string) => rows.find((r) => r.name === name)?.rps ?? 0;
 const ratios = {
   session_vs_bare: rate('GET /auth/session') / rate('bare fastify GET /bare'),
   login_vs_argon2: rate('POST /auth/login') / rate('raw argon2id hash (m=19456,t=2,p=1)'),
+  /** GET /auth/session with metrics over without (stack: two gateways; 1 would be free). */
+  session_metrics_vs_none: rate(UNMETERED) > 0 ? rate('GET /auth/session') / rate(UNMETERED) : null,
 };
 
 console.log(
@@ -202,6 +213,11 @@ for (const [i, d] of delivery.entries()) {
 }
 console.log(`\nsession / bare fastify: ${ratios.session_vs_bare.toFixed(2)} (target >= 0.60)`);
 console.log(`login / raw argon2id:   ${ratios.login_vs_argon2.toFixed(2)} (target >= 0.80)`);
+if (ratios.session_metrics_vs_none !== null) {
+  console.log(
+    `session with metrics / without: ${ratios.session_metrics_vs_none.toFixed(2)} (gateway A against gateway B, METRICS=false; 1.00 = free)`,
+  );
+}
 
 const out = join(ROOT, 'bench', 'results');
 mkdirSync(out, { recursive: true });

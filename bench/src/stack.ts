@@ -45,7 +45,7 @@ const BENCH_ENV = {
  */
 export async function startGatehouse(mode: 'stack' | 'embedded'): Promise<{
   url: string;
-  /** Every gateway replica: the stack runs a second one (for the realtime delivery), embedded has one. */
+  /** Every gateway replica: the stack runs a second one (metrics off; realtime delivery), embedded has one. */
   gateways: string[];
   pids: Record<string, number | undefined>;
   stop(): Promise<void>;
@@ -98,10 +98,10 @@ export async function startGatehouse(mode: 'stack' | 'embedded'): Promise<{
       children.push(child);
       pids[svc] = child.pid;
     }
-    // A second gateway replica behind the same public URL: it idles through the HTTP figures and
-    // holds sockets for the realtime delivery.
+    // A second gateway replica behind the same public URL, without metrics: GET /auth/session on it
+    // against gateway A shows what the metrics cost; it also holds sockets for the realtime delivery.
     const portB = await freePort();
-    const gatewayB = spawnTs('services/gateway/src/main.ts', { ...env, PORT: String(portB) });
+    const gatewayB = spawnTs('services/gateway/src/main.ts', { ...env, PORT: String(portB), METRICS: 'false' });
     children.push(gatewayB);
     pids['gateway b'] = gatewayB.pid;
     gateways.push(`http://127.0.0.1:${portB}`);

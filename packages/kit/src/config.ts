@@ -189,6 +189,8 @@ export function loadConfig(env: Env) {
     rateLimitPerIpPerMinute: int(env, 'RATE_LIMIT_PER_IP_PER_MINUTE', 60, 1),
     /** POST /auth/refresh per client address per minute (a limit of its own: apps refresh often). */
     rateLimitRefreshPerIpPerMinute: int(env, 'RATE_LIMIT_REFRESH_PER_IP_PER_MINUTE', 300, 1),
+    /** Serve /metrics and count every HTTP request (on by default; off only to measure what they cost). */
+    metrics: bool(env, 'METRICS', true),
     /** A service's operations port (/healthz, /readyz, /metrics); none when unset. The gateway serves them on PORT. */
     opsPort: env.OPS_PORT ? int(env, 'OPS_PORT', 9090, 0) : undefined,
     /** Open realtime sockets (`GET /auth/events`) per user, per gateway replica: one more is refused (429). */

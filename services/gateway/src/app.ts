@@ -142,7 +142,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   };
 
   // Before any route is registered: each route's onResponse hook counts and times it.
-  measureRoutes(app);
+  if (config.metrics) measureRoutes(app);
   app.decorateRequest('auth', null);
   app.decorateRequest('project', null as unknown as NamedProject); // set by projectHook on every request
   registerJsonBodyParser(app);
@@ -156,7 +156,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) => {
-    countUnmatched(request.method, 404);
+    if (config.metrics) countUnmatched(request.method, 404);
     sendError(new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply);
   });
   if (config.corsOrigins.length > 0) {

@@ -46,18 +46,19 @@ export const discoveryRoutes: FastifyPluginAsync<{
   app.get('/healthz', { schema: { tags: ['operations'] } }, async () => ({ status: 'ok' }));
 
   // This process's metrics (embedded: every service's, they share the process), Prometheus text.
-  app.get(
-    '/metrics',
-    {
-      schema: {
-        tags: ['operations'],
-        summary: 'Prometheus metrics',
-        produces: ['text/plain'],
-        response: { 200: { type: 'string', description: 'Prometheus text exposition format' } },
+  if (ctx.config.metrics)
+    app.get(
+      '/metrics',
+      {
+        schema: {
+          tags: ['operations'],
+          summary: 'Prometheus metrics',
+          produces: ['text/plain'],
+          response: { 200: { type: 'string', description: 'Prometheus text exposition format' } },
+        },
       },
-    },
-    async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()),
-  );
+      async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()),
+    );
 
   app.get('/readyz', { schema: { tags: ['operations'] } }, async (request, reply) => {
     const checks = await Promise.allSettled([

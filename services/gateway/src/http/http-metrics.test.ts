@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { AppError } from '@gatehouse/kit';
+import { AppError, metrics } from '@gatehouse/kit';
 import { type StandInGateway, userRecord, withGateway } from '../app.test-support.ts';
 
 /** The value of the series `name{labels}` in the Prometheus text, 0 when absent. */
@@ -95,5 +95,20 @@ describe('GET /metrics', () => {
         assert.match(after, /\ngatehouse_realtime_sockets 0\n/);
         assert.ok(!after.includes('who@example.com'), 'no email in any label');
       },
+    ));
+
+  test('METRICS=false: no /metrics route, and requests are not counted', () =>
+    withGateway(
+      {},
+      async (gw) => {
+        const series = { route: '/auth/session', method: 'GET', status: '401' };
+        const before = sample(await metrics.text(), 'gatehouse_http_requests_total', series);
+        assert.equal((await gw.app.inject({ method: 'GET', url: '/auth/session' })).statusCode, 401);
+        const res = await gw.app.inject({ method: 'GET', url: '/metrics' });
+        assert.equal(res.statusCode, 404);
+        assert.equal(res.json().error, 'not_found');
+        assert.equal(sample(await metrics.text(), 'gatehouse_http_requests_total', series), before);
+      },
+      { METRICS: 'false' },
     ));
 });
