@@ -62,4 +62,7 @@ const flows = config.oauthProviders.length
   : new MemoryFlowStore();
 const service = await startIdentity({ bus, db, config, mail, audit, flows, log });
 shutdown.add('identity', () => service.close());
+// Runs first at SIGTERM: no new request comes here (the other replicas take them), the ones in hand
+// are answered while the queues, the stores and the connection are still open.
+shutdown.add('requests', () => transport.stopServing());
 log.info('identity ready');

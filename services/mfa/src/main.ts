@@ -45,4 +45,7 @@ const service = await startMfa({
   log,
 });
 shutdown.add('mfa', () => service.close());
+// Runs first at SIGTERM: no new request comes here (the other replicas take them), the ones in hand
+// are answered while the queues, the stores and the connection are still open.
+shutdown.add('requests', () => bus.transport.stopServing());
 log.info('mfa ready');

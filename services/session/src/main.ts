@@ -46,4 +46,7 @@ const service = await startSession({
   audit,
 });
 shutdown.add('session', () => service.close());
+// Runs first at SIGTERM: no new request comes here (the other replicas take them), the ones in hand
+// are answered while the queues, the stores and the connection are still open.
+shutdown.add('requests', () => transport.stopServing());
 log.info('session ready');

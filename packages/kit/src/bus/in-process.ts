@@ -14,6 +14,7 @@ type Listener = (body: string, headers: Headers) => void;
 export class InProcessTransport implements Transport {
   readonly #servers = new Map<string, { handlers: Server[]; next: number }>();
   readonly #listeners = new Map<string, { handler: Listener; queue: string | undefined }[]>();
+  readonly #inFlight = new Set<Promise<unknown>>();
   #closed = false;
 
   async request(subject: string, body: string, options: { timeoutMs: number; headers: Headers }): Promise<string> {
@@ -29,10 +30,13 @@ export class InProcessTransport implements Transport {
         options.timeoutMs,
       );
     });
+    const answer = handler(body, { ...options.headers });
+    this.#inFlight.add(answer);
     try {
-      return await Promise.race([handler(body, { ...options.headers }), timeout]);
+      return await Promise.race([answer, timeout]);
     } finally {
       clearTimeout(timer);
+      this.#inFlight.delete(answer);
     }
   }
 
@@ -72,6 +76,12 @@ export class InProcessTransport implements Transport {
 
   async ping(): Promise<void> {
     if (this.#closed) throw new AppError('service_unavailable', 'bus closed', { retryAfter: 2 });
+  }
+
+  /** No new request is served from now on; resolves once the ones in hand are answered. */
+  async stopServing(): Promise<void> {
+    this.#servers.clear();
+    await Promise.allSettled([...this.#inFlight]);
   }
 
   async close(): Promise<void> {

@@ -39,6 +39,10 @@ export class NatsTransport implements Transport {
   readonly #reconnectListeners: (() => void)[] = [];
   readonly #disconnectListeners: (() => void)[] = [];
   readonly #subs: Subscription[] = [];
+  /** The queue-group subscriptions of `serve`: drained first at a graceful stop. */
+  readonly #served: Subscription[] = [];
+  /** Requests taken and not yet answered. */
+  readonly #inFlight = new Set<Promise<void>>();
   readonly #closedListeners: ((err: Error) => void)[] = [];
   #closing = false;
 
@@ -139,13 +143,34 @@ export class NatsTransport implements Transport {
           this.#log.error({ err, subject }, 'subscription error');
           return;
         }
-        handler(decoder.decode(msg.data), fromNats(msg.headers)).then(
-          (reply) => msg.respond(encoder.encode(reply)),
+        const answered: Promise<void> = handler(decoder.decode(msg.data), fromNats(msg.headers)).then(
+          (reply) => {
+            msg.respond(encoder.encode(reply));
+          },
           (error) => this.#log.error({ err: error, subject }, 'handler failed without a reply'),
         );
+        this.#inFlight.add(answered);
+        void answered.finally(() => this.#inFlight.delete(answered));
       },
     });
     this.#subs.push(sub);
+    this.#served.push(sub);
+  }
+
+  async stopServing(): Promise<void> {
+    if (this.#nc.isClosed()) return;
+    // Unsubscribed at the server (no new request comes here), and the ones already
+    // delivered to this client handed to their handlers.
+    await Promise.all(
+      this.#served.map((sub) =>
+        sub.drain().catch((err) => this.#log.warn({ err, subject: sub.getSubject() }, 'could not drain')),
+      ),
+    );
+    const left = this.#inFlight.size;
+    if (left > 0) this.#log.info({ requests: left }, 'finishing the requests in hand');
+    await Promise.all([...this.#inFlight]);
+    // Their replies are at the server before the connection may close.
+    await this.#nc.flush().catch(() => {});
   }
 
   async publish(subject: string, body: string, headers: Headers): Promise<void> {
@@ -201,6 +226,8 @@ export class NatsTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closing = true;
-    if (!this.#nc.isClosed()) await this.#nc.drain();
+    if (this.#nc.isClosed()) return;
+    await this.stopServing();
+    await this.#nc.drain();
   }
 }

@@ -160,6 +160,37 @@ export function transportContract(name: string, open: () => Promise<Transport>):
       assert.deepEqual(got.sort(), ['a:k1', 'b:k1', 'q:k1']);
     });
 
+    test('stopServing answers the requests in hand, then takes no new one; events still publish', async () => {
+      const caller = await open();
+      const server = await open();
+      try {
+        const callerBus = new Bus(caller, quiet, { timeoutMs: 2000 });
+        const serverBus = new Bus(server, quiet, { timeoutMs: 2000 });
+        const order: string[] = [];
+        serverBus.serve('mailer.health.check', async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          order.push('answered');
+          return { ok: true };
+        });
+        await settle(server);
+        const inHand = callerBus.request('mailer.health.check', {});
+        await new Promise((r) => setTimeout(r, 100));
+        const stopped = server.stopServing().then(() => order.push('stopped'));
+        assert.deepEqual(await inHand, { ok: true }, 'the request in hand is answered');
+        await stopped;
+        assert.deepEqual(order, ['answered', 'stopped']);
+        await assert.rejects(
+          callerBus.request('mailer.health.check', {}, { timeoutMs: 500 }),
+          (err) => err instanceof AppError && err.code === 'service_unavailable',
+          'no new request is taken',
+        );
+        await serverBus.publish('events.keys.rotated', { v: 1, kid: 'after-stop' });
+      } finally {
+        await caller.close();
+        await server.close();
+      }
+    });
+
     test('an invalid event is refused by the publisher', async () => {
       // biome-ignore lint/suspicious/noExplicitAny: deliberately wrong event
       await assert.rejects(busA.publish('events.keys.rotated', { v: 2 } as any), (err) => err instanceof AppError);

@@ -26,5 +26,12 @@ export interface Transport {
   onDisconnect(listener: () => void): void;
   /** Resolves when the transport can carry messages; rejects otherwise. */
   ping(): Promise<void>;
+  /**
+   * The first step of a graceful stop: takes no new request (NATS: unsubscribes
+   * from every queue group, so the other replicas get them), and resolves once
+   * every request already taken has been answered. The connection stays up
+   * (events can still be published) until `close`.
+   */
+  stopServing(): Promise<void>;
   close(): Promise<void>;
 }
