@@ -76,6 +76,42 @@ export const requests = {
   mailerHealth: 'mailer.health.check',
 } as const;
 
+/**
+ * The requests a caller may send once more when the first went unanswered (the
+ * replica that took it died, or the message was lost): a second delivery does
+ * what one would. Reads; revoking every session of a user (a second run finds
+ * fewer, the event of the first went out); a refresh, which the grace window
+ * (REFRESH_REUSE_INTERVAL) answers with the same rotation when the first one
+ * did rotate. Never a sign-in (`identity.user.authenticate`, a passkey or code
+ * check): the hash or the code check may have run and counted a failure, and
+ * a second try would count it twice, or spend a one-time code that worked.
+ * Never a creation (a session, a user, a key): it would be made twice.
+ */
+export const RETRYABLE_REQUESTS: ReadonlySet<RequestSubject> = new Set<RequestSubject>([
+  requests.identityGetUser,
+  requests.identityFindUser,
+  requests.identityHealth,
+  requests.identityOAuthProviders,
+  requests.identityIdentitiesList,
+  requests.identityAdminUserList,
+  requests.identityInvitationList,
+  requests.identityApiKeyList,
+  requests.identityApiKeyVerify,
+  requests.identityProjectList,
+  requests.identityProjectDirectory,
+  requests.identityAuditList,
+  requests.sessionRefresh,
+  requests.sessionRevokeUser,
+  requests.sessionList,
+  requests.sessionRevocations,
+  requests.sessionJwks,
+  requests.sessionHealth,
+  requests.mfaStatus,
+  requests.mfaPasskeyList,
+  requests.mfaHealth,
+  requests.mailerHealth,
+]);
+
 export const events = {
   userCreated: 'events.user.created',
   userUpdated: 'events.user.updated',

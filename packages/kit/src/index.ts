@@ -27,7 +27,7 @@ export {
 export { InProcessTransport } from './bus/in-process.ts';
 export { NatsTransport } from './bus/nats.ts';
 export { type NatsSecurity, natsConnectionOptions, natsSecurity } from './bus/nats-options.ts';
-export type { Headers, Transport } from './bus/transport.ts';
+export { type Headers, type Transport, Unanswered } from './bus/transport.ts';
 export {
   type Config,
   embeddedSecretKey,

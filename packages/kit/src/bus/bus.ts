@@ -4,6 +4,7 @@ import {
   eventSchemas,
   isErrorCode,
   queueGroupOf,
+  RETRYABLE_REQUESTS,
   ReplyError,
   type RequestOf,
   type RequestSchemas,
@@ -16,7 +17,7 @@ import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { metrics } from '../metrics.ts';
 import { validate } from '../validation.ts';
-import type { Headers, Transport } from './transport.ts';
+import { type Headers, type Transport, Unanswered } from './transport.ts';
 
 export type RequestSubjectName = keyof RequestSchemas;
 export type EventSubjectName = keyof EventSchemas;
@@ -92,10 +93,24 @@ export class Bus {
   ): Promise<ResponseOf<S>> {
     const schemas = requestSchemas[subject];
     validate(schemas.request, data, `${subject} request`);
-    const raw = await this.transport.request(subject, JSON.stringify(data), {
-      timeoutMs: options.timeoutMs ?? this.#timeoutMs,
-      headers: { 'x-request-id': options.requestId ?? newId() },
-    });
+    const body = JSON.stringify(data);
+    const headers = { 'x-request-id': options.requestId ?? newId() };
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    let raw: string;
+    if (!RETRYABLE_REQUESTS.has(subject)) {
+      raw = await this.transport.request(subject, body, { timeoutMs, headers });
+    } else {
+      // Safe to send twice: half the time for each try, so a caller waits no longer than for
+      // one; the second goes to another replica when the first one's taker died.
+      const first = Math.ceil(timeoutMs / 2);
+      try {
+        raw = await this.transport.request(subject, body, { timeoutMs: first, headers });
+      } catch (err) {
+        if (!(err instanceof Unanswered)) throw err;
+        this.#log.warn({ subject, reqId: headers['x-request-id'] }, 'no answer: sent once more');
+        raw = await this.transport.request(subject, body, { timeoutMs: timeoutMs - first, headers });
+      }
+    }
     let reply: Reply;
     try {
       reply = JSON.parse(raw) as Reply;

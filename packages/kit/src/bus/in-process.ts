@@ -1,5 +1,5 @@
 import { AppError } from '../errors.ts';
-import type { Headers, Transport } from './transport.ts';
+import { type Headers, type Transport, Unanswered } from './transport.ts';
 
 type Server = (body: string, headers: Headers) => Promise<string>;
 type Listener = (body: string, headers: Headers) => void;
@@ -25,10 +25,7 @@ export class InProcessTransport implements Transport {
     const handler = group.handlers[group.next++ % group.handlers.length] as Server;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new AppError('service_unavailable', `${subject} timed out`, { retryAfter: 2 })),
-        options.timeoutMs,
-      );
+      timer = setTimeout(() => reject(new Unanswered(subject)), options.timeoutMs);
     });
     const answer = handler(body, { ...options.headers });
     this.#inFlight.add(answer);
@@ -81,7 +78,15 @@ export class InProcessTransport implements Transport {
   /** No new request is served from now on; resolves once the ones in hand are answered. */
   async stopServing(): Promise<void> {
     this.#servers.clear();
-    await Promise.allSettled([...this.#inFlight]);
+    // Bounded as NATS's is: a hanging handler must not hold the stop.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#inFlight]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 7_000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   async close(): Promise<void> {

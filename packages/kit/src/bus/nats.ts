@@ -8,9 +8,11 @@ import {
 import type { Logger } from 'pino';
 import { AppError } from '../errors.ts';
 import { type NatsSecurity, natsConnectionOptions } from './nats-options.ts';
-import type { Headers, Transport } from './transport.ts';
+import { type Headers, type Transport, Unanswered } from './transport.ts';
 
 const encoder = new TextEncoder();
+/** How long a graceful stop waits for the requests in hand (Shutdown gives up at 10 s). */
+const DRAIN_BOUND_MS = 7_000;
 const decoder = new TextDecoder();
 
 function toNats(headers: Headers): MsgHdrs | undefined {
@@ -131,7 +133,10 @@ export class NatsTransport implements Transport {
       });
       return decoder.decode(msg.data);
     } catch (err) {
-      throw new AppError('service_unavailable', `${subject} did not answer`, { cause: err, retryAfter: 2 });
+      // Timed out: taken by a replica that did not answer. Other failures (nobody serves the
+      // subject, the connection is down) are no better a moment later.
+      if ((err as Error).name === 'TimeoutError') throw new Unanswered(subject, err);
+      throw new AppError('service_unavailable', `${subject} could not be sent`, { cause: err, retryAfter: 2 });
     }
   }
 
@@ -168,7 +173,17 @@ export class NatsTransport implements Transport {
     );
     const left = this.#inFlight.size;
     if (left > 0) this.#log.info({ requests: left }, 'finishing the requests in hand');
-    await Promise.all([...this.#inFlight]);
+    // Bounded: a handler that hangs (a dependency that never answers) must not hold the stop;
+    // its caller times out as it would have anyway.
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.#log.warn({ requests: this.#inFlight.size }, 'requests still in hand at the drain bound: left');
+        resolve();
+      }, DRAIN_BOUND_MS);
+    });
+    await Promise.race([Promise.all([...this.#inFlight]), bound]);
+    clearTimeout(timer);
     // Their replies are at the server before the connection may close.
     await this.#nc.flush().catch(() => {});
   }

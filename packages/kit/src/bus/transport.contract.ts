@@ -14,7 +14,15 @@ const UUID = '0190f5a0-0000-7000-8000-000000000001';
  * code, queue groups that spread requests, fan-out events, timeouts that fail
  * fast with `service_unavailable`.
  */
-export function transportContract(name: string, open: () => Promise<Transport>): void {
+export function transportContract(
+  name: string,
+  open: () => Promise<Transport>,
+  /**
+   * `n` "processes" of a fresh bus of their own, for the tests that stop or close them: NATS
+   * connections, or one new in-process switchboard shared by all (as in embedded mode).
+   */
+  openGroup: (n: number) => Promise<Transport[]> = (n) => Promise.all(Array.from({ length: n }, open)),
+): void {
   describe(`${name} transport contract`, () => {
     let a: Transport;
     let b: Transport;
@@ -161,8 +169,7 @@ export function transportContract(name: string, open: () => Promise<Transport>):
     });
 
     test('stopServing answers the requests in hand, then takes no new one; events still publish', async () => {
-      const caller = await open();
-      const server = await open();
+      const [caller, server] = (await openGroup(2)) as [Transport, Transport];
       try {
         const callerBus = new Bus(caller, quiet, { timeoutMs: 2000 });
         const serverBus = new Bus(server, quiet, { timeoutMs: 2000 });

@@ -1,3 +1,16 @@
+import { AppError } from '../errors.ts';
+
+/**
+ * A request nobody answered within its time: the replica that took it may be
+ * gone. A `service_unavailable` like any other to the HTTP client; the bus
+ * sends a request that is safe to repeat once more (RETRYABLE_REQUESTS).
+ */
+export class Unanswered extends AppError {
+  constructor(subject: string, cause?: unknown) {
+    super('service_unavailable', `${subject} did not answer`, { cause, retryAfter: 2 });
+  }
+}
+
 /** Headers carried with every message: the request id, and trace context when present. */
 export type Headers = Record<string, string>;
 
