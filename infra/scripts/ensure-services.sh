@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure PostgreSQL (5432), Redis (6379) and NATS with JetStream (4222) answer on 127.0.0.1,
-# for the integration tests, and that headless Chromium is installed for the browser tests. A server already answering is left alone. Otherwise the Debian
+# for the integration tests, that headless Chromium is installed for the browser tests, and
+# docker-compose for the deployment manifests' test. A server already answering is left alone. Otherwise the Debian
 # package is installed if missing and the server started without systemd (CI containers have
 # no systemd). Silent when everything is already up.
 set -euo pipefail
@@ -77,3 +78,7 @@ fi
 
 # --- Chromium (the confirm page's tests drive it with playwright-core; no browser download) ---
 need_package chromium
+
+# --- docker-compose (tests/infra/deploy-manifests.test.ts validates docker-compose.yml with
+# `docker-compose config -q`, offline: no Docker engine needed) ---
+command -v docker-compose >/dev/null 2>&1 || need_package docker-compose
