@@ -30,6 +30,8 @@ export async function startOpsServer(options: {
   ready: () => Promise<void>;
 }): Promise<OpsServer> {
   const { log, ready } = options;
+  /** The last probe's answer (undefined before the first): a change is logged. */
+  let wasReady: boolean | undefined;
   const send = (res: ServerResponse, status: number, body: string, type = 'application/json; charset=utf-8') => {
     res.writeHead(status, {
       'content-type': type,
@@ -55,9 +57,15 @@ export async function startOpsServer(options: {
       });
       Promise.race([ready(), timeout])
         .then(
-          () => send(res, 200, JSON.stringify({ status: 'ready' })),
+          () => {
+            if (wasReady === false) log.info('ready again');
+            wasReady = true;
+            send(res, 200, JSON.stringify({ status: 'ready' }));
+          },
           (err: Error) => {
-            log.warn({ err: err.message }, 'not ready');
+            // Said once when it changes, not at every probe.
+            if (wasReady) log.warn({ err: err.message }, 'not ready');
+            wasReady = false;
             send(res, 503, JSON.stringify({ error: 'service_unavailable', message: `not ready: ${err.message}` }));
           },
         )

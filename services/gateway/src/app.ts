@@ -86,6 +86,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     logController: new EdgeLogController(log.isLevelEnabled('debug')),
     childLoggerFactory: lazyChildLogger,
     bodyLimit: BODY_LIMIT,
+    // A graceful stop serves what still arrives on open connections (each answer says
+    // Connection: close, so the client's next request goes to another replica) instead of
+    // Fastify's own 503 body: nothing fails while a replica drains.
+    return503OnClosing: false,
     trustProxy: trustFunction(config.trustProxy),
     // A caller's X-Request-Id is kept (so one sign-in can be followed through every service);
     // otherwise a random id.
