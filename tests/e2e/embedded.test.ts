@@ -15,6 +15,7 @@ import { freePort, node, type Proc, waitForOk } from './processes.ts';
 import { projectScenarios } from './project-scenarios.ts';
 import { realtimeScenarios } from './realtime-scenarios.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
+import { sdkScenarios } from './sdk-scenarios.ts';
 import { type SocialPeers, socialScenarios, startSocialPeers } from './social-scenarios.ts';
 import { trustScenarios } from './trust-scenarios.ts';
 
@@ -106,4 +107,11 @@ auditScenarios(
   'embedded',
   () => base,
   () => base,
+);
+sdkScenarios(
+  'embedded',
+  () => base,
+  () => base,
+  () => mailbox,
+  () => social,
 );

@@ -17,6 +17,7 @@ import { createDatabase, freePort, node, Proc, secretKey, waitForOk } from './pr
 import { projectScenarios } from './project-scenarios.ts';
 import { listen, realtimeScenarios } from './realtime-scenarios.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
+import { sdkScenarios } from './sdk-scenarios.ts';
 import { type SocialPeers, socialScenarios, startSocialPeers } from './social-scenarios.ts';
 import { trustScenarios } from './trust-scenarios.ts';
 
@@ -376,3 +377,10 @@ describe('stack: a dependency goes away and comes back', () => {
     again.ws.close();
   });
 });
+sdkScenarios(
+  'stack',
+  () => gatewayA,
+  () => gatewayB,
+  () => mailbox,
+  () => social,
+);
