@@ -51,7 +51,7 @@ shutdown.add('mail queue', () => mail.close());
 // may only publish to it) and consumes it, on the bus's connection too.
 const audit = await waitFor(
   'JetStream',
-  () => JetStreamAuditQueue.open({ connection: transport.connection, log }),
+  () => JetStreamAuditQueue.open({ connection: transport.connection, log, replicas: config.jetstreamReplicas }),
   log,
 );
 shutdown.add('audit queue', () => audit.close());

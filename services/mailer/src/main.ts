@@ -25,7 +25,11 @@ const { bus, transport } = await connectBusWithTransport(config, 'mailer', log);
 ready = bus;
 shutdown.add('bus', () => transport.close());
 // JetStream may answer a moment after NATS accepts connections: wait for it as for NATS.
-const queue = await waitFor('JetStream', () => JetStreamMailQueue.open({ connection: transport.connection, log }), log);
+const queue = await waitFor(
+  'JetStream',
+  () => JetStreamMailQueue.open({ connection: transport.connection, log, replicas: config.jetstreamReplicas }),
+  log,
+);
 shutdown.add('mail queue', () => queue.close());
 const mailer = await startMailer({ bus, queue, config, log });
 // Runs first on SIGTERM: stop taking jobs; the one in hand finishes, one fetched but not started goes back.

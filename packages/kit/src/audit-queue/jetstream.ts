@@ -57,6 +57,8 @@ export interface JetStreamAuditQueueOptions extends AuditBatchOptions {
   timeoutMs?: number;
   /** An event id published again within this window is stored once (default 10 min). */
   duplicateWindowMs?: number;
+  /** Copies of each stream a NATS cluster keeps (JETSTREAM_REPLICAS; default 1, a single server). */
+  replicas?: number;
   /** Events whose publish failed, kept in memory to publish again (default 10 000); past it the oldest are dropped. */
   maxRetained?: number;
   /** How often the kept events are published again (default 1 s). */
@@ -93,6 +95,7 @@ export class JetStreamAuditQueue implements AuditQueue {
   readonly #ackWaitMs: number;
   readonly #timeoutMs: number;
   readonly #duplicateWindowMs: number;
+  readonly #replicas: number;
   readonly #manageStreams: boolean;
   readonly #maxRetained: number;
   readonly #republishEveryMs: number;
@@ -123,6 +126,7 @@ export class JetStreamAuditQueue implements AuditQueue {
     this.#ackWaitMs = options.ackWaitMs ?? 60_000;
     this.#timeoutMs = options.timeoutMs ?? 3_000;
     this.#duplicateWindowMs = options.duplicateWindowMs ?? 600_000;
+    this.#replicas = options.replicas ?? 1;
     this.#manageStreams = options.manageStreams ?? true;
     this.#maxRetained = options.maxRetained ?? 10_000;
     this.#republishEveryMs = options.republishEveryMs ?? 1_000;
@@ -309,6 +313,7 @@ export class JetStreamAuditQueue implements AuditQueue {
         // A full stream refuses new events (kept and retried by the producer) rather than dropping unwritten ones.
         discard: DiscardPolicy.New,
         duplicate_window: nanos(this.#duplicateWindowMs),
+        num_replicas: this.#replicas,
       },
       this.#log,
     );

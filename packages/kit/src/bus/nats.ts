@@ -45,6 +45,7 @@ export class NatsTransport implements Transport {
   readonly #served: Subscription[] = [];
   /** Requests taken and not yet answered. */
   readonly #inFlight = new Set<Promise<void>>();
+  #stopping: Promise<void> | undefined;
   readonly #closedListeners: ((err: Error) => void)[] = [];
   #closing = false;
 
@@ -162,7 +163,13 @@ export class NatsTransport implements Transport {
     this.#served.push(sub);
   }
 
-  async stopServing(): Promise<void> {
+  stopServing(): Promise<void> {
+    // Once: the shutdown's first step, and again (a no-op) from close().
+    this.#stopping ??= this.#stopServing();
+    return this.#stopping;
+  }
+
+  async #stopServing(): Promise<void> {
     if (this.#nc.isClosed()) return;
     // Unsubscribed at the server (no new request comes here), and the ones already
     // delivered to this client handed to their handlers.

@@ -44,9 +44,10 @@ const isApiError = (err: unknown, code: number) => err instanceof JetStreamApiEr
 export async function ensureStreams(
   jsm: JetStreamManager,
   names: MailQueueNames,
-  options: { duplicateWindowMs: number; log: Logger },
+  options: { duplicateWindowMs: number; replicas?: number; log: Logger },
 ): Promise<void> {
   const duplicateWindow = nanos(options.duplicateWindowMs);
+  const num_replicas = options.replicas ?? 1;
   await ensureStream(
     jsm,
     {
@@ -57,6 +58,7 @@ export async function ensureStreams(
       // A full stream refuses new jobs (the caller gets 503) rather than dropping queued ones.
       discard: DiscardPolicy.New,
       duplicate_window: duplicateWindow,
+      num_replicas,
     },
     options.log,
   );
@@ -69,6 +71,7 @@ export async function ensureStreams(
       storage: StorageType.File,
       max_age: nanos(DEAD_LETTER_MAX_AGE_MS),
       duplicate_window: duplicateWindow,
+      num_replicas,
     },
     options.log,
   );
@@ -95,8 +98,14 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, log:
     log.warn({ stream: spec.name, retention: config.retention }, 'stream has an unexpected retention policy');
   }
   const sameSubjects = config.subjects.join(',') === spec.subjects.join(',');
-  if (!sameSubjects || config.duplicate_window !== spec.duplicate_window) {
-    await jsm.streams.update(spec.name, { subjects: spec.subjects, duplicate_window: spec.duplicate_window });
+  const replicas = spec.num_replicas ?? config.num_replicas;
+  if (!sameSubjects || config.duplicate_window !== spec.duplicate_window || config.num_replicas !== replicas) {
+    // A cluster grown to JETSTREAM_REPLICAS: the stream is copied to the new peers in place.
+    await jsm.streams.update(spec.name, {
+      subjects: spec.subjects,
+      duplicate_window: spec.duplicate_window,
+      num_replicas: replicas,
+    });
   }
 }
 

@@ -48,6 +48,8 @@ export interface JetStreamMailQueueOptions extends MailRetryOptions {
   timeoutMs?: number;
   /** A job id published again within this window is stored once (default 1 h). */
   duplicateWindowMs?: number;
+  /** Copies of each stream a NATS cluster keeps (JETSTREAM_REPLICAS; default 1, a single server). */
+  replicas?: number;
 }
 
 type Handler = (job: MailJob, delivery: MailDelivery) => Promise<void>;
@@ -79,6 +81,7 @@ export class JetStreamMailQueue implements MailQueue {
   readonly #ackWaitMs: number;
   readonly #timeoutMs: number;
   readonly #duplicateWindowMs: number;
+  readonly #replicas: number;
   readonly #manageStreams: boolean;
   readonly #consumers = new Map<ConsumerState, Promise<void>>();
   #connected = true;
@@ -102,6 +105,7 @@ export class JetStreamMailQueue implements MailQueue {
     this.#ackWaitMs = options.ackWaitMs ?? 60_000;
     this.#timeoutMs = options.timeoutMs ?? 3_000;
     this.#duplicateWindowMs = options.duplicateWindowMs ?? 3_600_000;
+    this.#replicas = options.replicas ?? 1;
     this.#manageStreams = options.manageStreams ?? true;
     void this.#watchConnection();
   }
@@ -248,7 +252,11 @@ export class JetStreamMailQueue implements MailQueue {
       await this.#jsm.streams.info(this.#names.stream); // throws (stream not found) until it exists
       return;
     }
-    await ensureStreams(this.#jsm, this.#names, { duplicateWindowMs: this.#duplicateWindowMs, log: this.#log });
+    await ensureStreams(this.#jsm, this.#names, {
+      duplicateWindowMs: this.#duplicateWindowMs,
+      replicas: this.#replicas,
+      log: this.#log,
+    });
   }
 
   /**
