@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # What `pnpm start:stack` runs: the five services as separate processes against NATS, Redis and
-# Postgres (defaults: the local servers that infra/scripts/ensure-services.sh starts).
-# Output lines are prefixed with [service]. Ctrl-C, SIGTERM or SIGHUP stops everything, and so does
-# the end of the command that ran this script (a SIGTERM or SIGKILL to `pnpm start:stack`), see
-# supervise.sh; if one service exits, the others are stopped and its exit code is returned.
+# Postgres (defaults: the local servers that infra/scripts/ensure-services.sh starts), REPLICAS
+# (default 1) processes of each: gateways on consecutive ports from PORT (8080), and, when
+# OPS_PORT is set, the other services' operations ports on consecutive ports from it.
+# It supervises them as an orchestrator would: a process that exits or dies is started again after
+# a backoff (0.5 s, doubling to 30 s; back to 0.5 s once it has run 30 s) while the others keep
+# serving. Output lines are prefixed with [service] (or [service-N]). Only Ctrl-C, SIGTERM or SIGHUP
+# stops everything, and so does the end of the command that ran this script (a SIGTERM or SIGKILL
+# to `pnpm start:stack`), see supervise.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source infra/scripts/ensure-pnpm.sh
@@ -39,23 +43,69 @@ if [ -z "${SECRET_KEY:-}" ]; then
   export SECRET_KEY
 fi
 
+REPLICAS="${REPLICAS:-1}"
+if ! [[ "$REPLICAS" =~ ^[1-9][0-9]*$ ]]; then
+  echo "[stack] REPLICAS must be a whole number >= 1, got \"$REPLICAS\"" >&2
+  exit 2
+fi
+base_port="${PORT:-8080}"
+
 # Each service runs in its own session (setsid) so a Ctrl-C at the terminal reaches only this
 # script, which forwards it once: the services treat a second signal as "exit now".
 source infra/scripts/supervise.sh
-start() {
+supervise_pidfile="$(mktemp)"
+declare -A replica_env=() started_at=() delay_ms=() # name -> its env; when it last started; next backoff
+start() { # name service env...
+  local name=$1 service=$2
+  shift 2
   # The process substitution keeps $! the node pid (a pipe would give awk's); awk flushes each
   # line and ignores Ctrl-C, so it still prints the service's shutdown logs.
-  "${supervise_detach[@]}" node --import tsx "services/$1/src/main.ts" \
-    > >(trap '' INT HUP && exec awk -v p="[$1] " '{ print p $0; fflush() }') 2>&1 &
-  children[$!]=$1
+  "${supervise_detach[@]}" env "$@" node --import tsx "services/$service/src/main.ts" \
+    > >(trap '' INT HUP && exec awk -v p="[$name] " '{ print p $0; fflush() }') 2>&1 &
+  children[$!]=$name
+  replica_env[$name]="$service $*"
+  started_at[$name]=$SECONDS
+  supervise_record
 }
 supervise_traps
 
-for service in identity session mfa mailer; do start "$service"; done
-start gateway # last: it serves traffic, the others answer its requests over NATS
+ops=0
+for service in identity session mfa mailer; do
+  for ((i = 1; i <= REPLICAS; i++)); do
+    name=$service
+    if [ "$REPLICAS" -gt 1 ]; then name="$service-$i"; fi
+    extra=()
+    if [ -n "${OPS_PORT:-}" ]; then extra=("OPS_PORT=$((OPS_PORT + ops))"); ops=$((ops + 1)); fi
+    start "$name" "$service" "${extra[@]}"
+  done
+done
+# Last: they serve traffic, the others answer their requests over NATS.
+for ((i = 1; i <= REPLICAS; i++)); do
+  name=gateway
+  if [ "$REPLICAS" -gt 1 ]; then name="gateway-$i"; fi
+  start "$name" gateway "PORT=$((base_port + i - 1))"
+done
+if [ "$REPLICAS" -gt 1 ]; then
+  echo "[stack] $REPLICAS replicas of each service; gateways on ports $base_port-$((base_port + REPLICAS - 1))"
+fi
 supervise_watchdog
 
-status=0 exited=''
-wait -n -p exited "${!children[@]}" || status=$? # -p: bash >= 5.1
-echo "[stack] ${children[${exited:-none}]:-a service} exited with status $status, stopping the others"
-supervise_stop TERM "$status"
+# Until a signal: a process that ended is started again after its backoff.
+while :; do
+  status=0 exited=''
+  wait -n -p exited "${!children[@]}" || status=$? # -p: bash >= 5.1
+  [ -n "$exited" ] || continue
+  name=${children[$exited]}
+  unset "children[$exited]"
+  supervise_record
+  # A process that ran a while before it ended starts over from the shortest wait.
+  if [ $((SECONDS - started_at[$name])) -ge 30 ]; then delay_ms[$name]=500; fi
+  delay=${delay_ms[$name]:-500}
+  delay_ms[$name]=$((delay * 2 > 30000 ? 30000 : delay * 2))
+  echo "[stack] $name exited with status $status; starting it again in $((delay / 1000)).$(((delay % 1000) / 100)) s"
+  # In the background, so a signal meanwhile is handled at once.
+  sleep "$((delay / 1000)).$(printf '%03d' $((delay % 1000)))" &
+  wait $! || true
+  read -r -a spec <<<"${replica_env[$name]}"
+  start "$name" "${spec[@]}"
+done

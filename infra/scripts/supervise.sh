@@ -12,6 +12,9 @@
 #   outright, the watchdog stops the processes itself.
 
 declare -A children=() # pid -> name
+# A file holding the pids of `children`, for a script that starts them again (supervise_record):
+# the watchdog reads the current ones from it. Unset: the ones at supervise_watchdog.
+supervise_pidfile=''
 supervise_detach=()
 if command -v setsid >/dev/null; then supervise_detach=(setsid); fi
 
@@ -71,7 +74,18 @@ supervise_stop() {
     sleep 0.2
   done
   wait "${!children[@]}" 2>/dev/null || true
+  if [ -n "$supervise_pidfile" ]; then rm -f "$supervise_pidfile"; fi
   exit "$2"
+}
+
+# Writes the current `children` pids to supervise_pidfile (after every start and exit).
+supervise_record() {
+  if [ -n "$supervise_pidfile" ]; then printf '%s\n' "${!children[@]}" >"$supervise_pidfile"; fi
+}
+
+# The pids the watchdog stops: the recorded ones, else those given.
+_supervise_current() {
+  if [ -n "$supervise_pidfile" ] && [ -s "$supervise_pidfile" ]; then cat "$supervise_pidfile"; else printf '%s\n' "$@"; fi
 }
 
 supervise_traps() {
@@ -90,6 +104,7 @@ supervise_watchdog() {
       sleep 1 || true
       if [ -z "$(_supervise_parent "$script")" ]; then
         # The script was killed outright (SIGKILL): stop what it started, then make sure.
+        mapfile -t pids < <(_supervise_current "${pids[@]}")
         kill -s TERM "${pids[@]}" 2>/dev/null || true
         for _ in $(seq 30); do
           if [ -z "$(_supervise_alive "${pids[@]}")" ]; then exit 0; fi

@@ -177,6 +177,80 @@ describe('pnpm start:stack: every signal to pnpm stops all five services', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test('REPLICAS=2: two processes of every service; a replica killed is started again while the other serves', async () => {
+    const port = await freePort();
+    const output: string[] = [];
+    const child = spawn('pnpm', ['start:stack'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...env,
+        DATA_DIR: join(dir, 'replicas'),
+        REPLICAS: '2',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    child.stdout?.on('data', (b: Buffer) => output.push(b.toString()));
+    child.stderr?.on('data', (b: Buffer) => output.push(b.toString()));
+    const tail = () => output.join('').slice(-3000);
+    const pid = child.pid as number;
+    const gateways = [`http://127.0.0.1:${port}`, `http://127.0.0.1:${port + 1}`];
+    const ready = async (url: string) =>
+      fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
+        (res) => res.status === 200,
+        () => false,
+      );
+    const running = (service: string) =>
+      [...descendants(pid).entries()].filter(([, args]) => args.includes(`services/${service}/src/main.ts`));
+    let started = new Map<number, string>();
+    try {
+      const deadline = Date.now() + 120_000;
+      while (!((await ready(gateways[0] as string)) && (await ready(gateways[1] as string)))) {
+        assert.equal(child.exitCode, null, `exited early:\n${tail()}`);
+        assert.ok(Date.now() < deadline, `not ready:\n${tail()}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      for (const service of ['identity', 'session', 'mfa', 'mailer', 'gateway']) {
+        assert.equal(
+          running(service).length,
+          2,
+          `two ${service} processes:\n${[...descendants(pid).values()].join('\n')}`,
+        );
+      }
+      const [victim] = running('identity')[0] as [number, string];
+      process.kill(victim, 'SIGKILL');
+      // The other replica serves meanwhile.
+      const reg = await fetch(`${gateways[1]}/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: `replica-${Date.now()}@example.com`, password: 'correct horse battery' }),
+      });
+      assert.equal(reg.status, 201, await reg.text());
+      const back = Date.now() + 30_000;
+      while (!(running('identity').length === 2 && !running('identity').some(([p]) => p === victim))) {
+        assert.ok(Date.now() < back, `the killed replica was not started again:\n${tail()}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.match(output.join(''), /\[stack\] identity-\d exited with status 137; starting it again in 0\.5 s/);
+      started = descendants(pid);
+      process.kill(pid, 'SIGTERM');
+      const gone = Date.now() + GONE_WITHIN_MS;
+      let left = survivors(started);
+      while (left.length > 0 && Date.now() < gone) {
+        await new Promise((r) => setTimeout(r, 200));
+        left = survivors(started);
+      }
+      assert.deepEqual(left, [], `still running after SIGTERM:\n${tail()}`);
+    } finally {
+      for (const line of survivors(new Map([...started, ...descendants(pid)]))) {
+        process.kill(Number(line.split(' ')[0]), 'SIGKILL');
+      }
+    }
+  });
+
   const services = ['identity', 'session', 'mfa', 'mailer', 'gateway'].map(
     (name) => new RegExp(`services/${name}/src/main\\.ts`),
   );
