@@ -118,6 +118,18 @@ export const Project = Type.Object({
 });
 export type Project = Static<typeof Project>;
 
+/**
+ * A project as a gateway keeps it in memory, to name a request's project without a database
+ * call: its publishable key, the hash of its secret key (kit `apiKeyHash`) and its settings.
+ */
+export const ProjectDirectoryEntry = Type.Object({
+  id: Uuid,
+  publishable_key: Type.String(),
+  secret_key_hash: Type.Union([Type.String(), Type.Null()]),
+  settings: ProjectSettings,
+});
+export type ProjectDirectoryEntry = Static<typeof ProjectDirectoryEntry>;
+
 /** A session as listed to its owner. */
 export const SessionInfo = Type.Object({
   id: Uuid,

@@ -3,7 +3,7 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { REALTIME_CLOSE } from '@gatehouse/contracts/realtime';
-import { AppError, type AuditSink, type Bus, type Config, type Logger, metrics } from '@gatehouse/kit';
+import { AppError, type AuditSink, type Bus, type Config, type Logger, metrics, tracingEnabled } from '@gatehouse/kit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { accountRoutes } from './account/account.routes.ts';
 import { apiKeyRoutes } from './account/api-keys.routes.ts';
@@ -24,6 +24,7 @@ import type { GatewayContext } from './gateway-context.ts';
 import { EdgeLogController } from './http/edge-log.ts';
 import { sendError } from './http/errors.ts';
 import { countUnmatched, measureRoutes } from './http/http-metrics.ts';
+import { traceRequests } from './http/http-traces.ts';
 import { registerJsonBodyParser } from './http/json-body.ts';
 import { lazyChildLogger } from './http/lazy-logger.ts';
 import { parseAllowlist } from './http/redirects.ts';
@@ -147,6 +148,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
 
   // Before any route is registered: each route's onResponse hook counts and times it.
   if (config.metrics) measureRoutes(app);
+  if (tracingEnabled()) traceRequests(app);
   app.decorateRequest('auth', null);
   app.decorateRequest('project', null as unknown as NamedProject); // set by projectHook on every request
   registerJsonBodyParser(app);
@@ -282,13 +284,20 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
     if (found.length === 0) projects.remove(projectId);
     for (const entry of found) projects.put(entry);
   };
-  bus.subscribe('events.project.changed', (event) =>
-    reloadProject(event.project_id).catch((err) => {
+  bus.subscribe('events.project.changed', (event) => {
+    // The entry as it now is, applied here and now: the change holds on this replica by the
+    // time the changing call has answered (its event was flushed first).
+    if (event.projects) {
+      if (event.projects.length === 0) projects.remove(event.project_id);
+      for (const entry of event.projects) projects.put(entry);
+      return;
+    }
+    return reloadProject(event.project_id).catch((err) => {
       // Until the next full reload the project keeps what this gateway knew; its old secret
       // key goes on working here that long (PROJECT_RELOAD_MS).
       log.error({ err, projectId: event.project_id }, 'could not reload a changed project');
-    }),
-  );
+    });
+  });
   for (const subject of ['events.user.updated', 'events.user.deleted', 'events.user.password_changed'] as const) {
     bus.subscribe(subject, (event) => keys.dropUser(event.user_id));
   }

@@ -1,5 +1,5 @@
 import { type TSchema, Type } from '@sinclair/typebox';
-import { Role, Uuid } from '../objects.ts';
+import { ProjectDirectoryEntry, Role, Uuid } from '../objects.ts';
 import { events } from '../subjects.ts';
 
 const UserEvent = Type.Object({ v: Type.Literal(1), project_id: Uuid, user_id: Uuid });
@@ -29,8 +29,17 @@ export const eventSchemas = {
     user_id: Uuid,
     key_ids: Type.Array(Uuid),
   }),
-  /** A project was created, or its name, settings or keys changed: gateways reload it. */
-  [events.projectChanged]: Type.Object({ v: Type.Literal(1), project_id: Uuid }),
+  /**
+   * A project was created, or its name, settings or keys changed. `projects` is its directory
+   * entry as it now is (none: it is gone), which every gateway applies on receipt, so the
+   * change holds on every replica once the changing call has answered; without it (an older
+   * publisher), gateways reload the project.
+   */
+  [events.projectChanged]: Type.Object({
+    v: Type.Literal(1),
+    project_id: Uuid,
+    projects: Type.Optional(Type.Array(ProjectDirectoryEntry)),
+  }),
   [events.keysRotated]: Type.Object({ v: Type.Literal(1), kid: Type.String() }),
   [events.mfaChanged]: Type.Composite([
     UserEvent,

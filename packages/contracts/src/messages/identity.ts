@@ -16,6 +16,7 @@ import {
   Invitation,
   Metadata,
   Project,
+  ProjectDirectoryEntry,
   ProjectSettings,
   Role,
   Timestamp,
@@ -409,15 +410,6 @@ export const identityRequests = {
      * publishable key, the hash of its secret key (kit `apiKeyHash`) and its settings.
      */
     request: Request({ project_id: Type.Optional(Uuid) }),
-    response: Type.Object({
-      projects: Type.Array(
-        Type.Object({
-          id: Uuid,
-          publishable_key: Type.String(),
-          secret_key_hash: Type.Union([Type.String(), Type.Null()]),
-          settings: ProjectSettings,
-        }),
-      ),
-    }),
+    response: Type.Object({ projects: Type.Array(ProjectDirectoryEntry) }),
   },
 };

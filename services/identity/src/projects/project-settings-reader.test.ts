@@ -75,14 +75,15 @@ test('a drop while a read is in flight: the answer read before the change is not
   assert.equal(calls, 2);
 });
 
-test('events.project.changed is published; a publish that fails is logged, not thrown', async () => {
+test('events.project.changed is published with the directory entry; a publish that fails is logged, not thrown', async () => {
   const bus = new Bus(new InProcessTransport(), silentLog, { timeoutMs: 1000 });
   const heard: unknown[] = [];
   bus.subscribe('events.project.changed', (e) => {
     heard.push(e);
   });
-  await new ProjectEvents(bus, silentLog).changed(P);
-  assert.deepEqual(heard, [{ v: 1, project_id: P }]);
+  const entry = { id: P, publishable_key: 'pk_test', secret_key_hash: null, settings: {} };
+  await new ProjectEvents(bus, silentLog, async () => [entry]).changed(P);
+  assert.deepEqual(heard, [{ v: 1, project_id: P, projects: [entry] }]);
 
   const logged: unknown[] = [];
   const log = { ...silentLog, error: (...args: unknown[]) => void logged.push(args) } as typeof silentLog;
@@ -91,7 +92,7 @@ test('events.project.changed is published; a publish that fails is logged, not t
       throw new AppError('service_unavailable', 'NATS is unavailable');
     },
   };
-  await new ProjectEvents(down, log).changed(P);
+  await new ProjectEvents(down, log, async () => [entry]).changed(P);
   assert.equal(logged.length, 1);
   await bus.transport.close();
 });

@@ -22,7 +22,7 @@ export function serveProjects(deps: {
   const { bus, db, config, log } = deps;
   const store = new ProjectsStore(db);
   const settings = new ProjectSettingsReader((projectId) => store.settings(projectId));
-  const events = new ProjectEvents(bus, log);
+  const events = new ProjectEvents(bus, log, (projectId) => store.directory(projectId));
   const projects = new Projects({
     store,
     limits: config,
