@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { hostileScenarios } from './hostile-scenarios.ts';
 import { lockoutScenarios } from './lockout-scenarios.ts';
 import { type Mailbox, startMailbox, withLink } from './mailbox.ts';
 import { mfaScenarios } from './mfa-scenarios.ts';
+import { startOtlpReceiver } from './otlp-receiver.ts';
 import { createDatabase, freePort, node, Proc, secretKey, waitForOk } from './processes.ts';
 import { projectScenarios } from './project-scenarios.ts';
 import { listen, realtimeScenarios } from './realtime-scenarios.ts';
@@ -40,6 +42,7 @@ let gatewayB = '';
 let mailbox: Mailbox;
 let env: Record<string, string>;
 let social: SocialPeers;
+let otlp: Awaited<ReturnType<typeof startOtlpReceiver>>;
 const opsPorts: Record<string, number> = {};
 
 const startNats = () =>
@@ -78,7 +81,11 @@ before(async () => {
   gatewayA = `http://127.0.0.1:${portA}`;
   gatewayB = `http://127.0.0.1:${portB}`;
   social = await startSocialPeers(gatewayA);
+  otlp = await startOtlpReceiver();
   env = {
+    // Traces on: every service exports its spans to the test's collector.
+    OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+    OTEL_BSP_SCHEDULE_DELAY: '500',
     // Every service shares the public URL: it is the tokens' issuer.
     PUBLIC_URL: gatewayA,
     ...TEST_SERVER_ENV,
@@ -114,7 +121,7 @@ before(async () => {
 
 after(async () => {
   await Promise.all(services.map((s) => s.stop()));
-  await Promise.all([nats?.stop(), redis?.stop(), mailbox?.close(), social?.close()]);
+  await Promise.all([nats?.stop(), redis?.stop(), mailbox?.close(), social?.close(), otlp?.close()]);
   db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -195,7 +202,7 @@ describe('stack: the mailer loses nothing', () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(emails.flatMap((e) => mailbox.to(e)).length, 0, 'nothing is delivered while the mailer is down');
 
-    const restarted = node('mailer', 'services/mailer/src/main.ts', env);
+    const restarted = node('mailer', 'services/mailer/src/main.ts', { ...env, OPS_PORT: String(opsPorts.mailer) });
     services[index] = restarted;
     for (const email of emails) {
       await mailbox.waitFor(email, 1, withLink('verify_email'), 30_000);
@@ -233,7 +240,10 @@ describe('stack: the audit log loses nothing', () => {
       await new Promise((r) => setTimeout(r, 2_200)); // past REFRESH_REUSE_INTERVAL (2 s)
       assert.equal((await replayer.post('/auth/refresh', { refresh_token: first })).status, 401);
     } finally {
-      services[writers[0] as number] = node('identity', 'services/identity/src/main.ts', env);
+      services[writers[0] as number] = node('identity', 'services/identity/src/main.ts', {
+        ...env,
+        OPS_PORT: String(opsPorts.identity),
+      });
       services[writers[1] as number] = node('identity-b', 'services/identity/src/main.ts', env);
     }
     await waitForOk(`${gatewayA}/readyz`, services);
@@ -261,9 +271,14 @@ describe('stack: operations', () => {
   test('every service answers its probes and serves its metrics on its operations port; the gateway on its own', async () => {
     for (const [name, port] of Object.entries(opsPorts)) {
       const ops = `http://127.0.0.1:${port}`;
-      assert.equal((await fetch(`${ops}/healthz`)).status, 200, name);
-      const ready = await fetch(`${ops}/readyz`);
-      assert.equal(ready.status, 200, `${name}: ${await ready.text()}`);
+      const live = await fetch(`${ops}/healthz`).catch((err: Error) => {
+        throw new Error(`${name}'s operations port ${port}: ${String(err.cause ?? err)}`);
+      });
+      assert.equal(live.status, 200, name);
+      // A replica restarted by an earlier test may still be waiting for its dependencies.
+      await eventually(async () => (await fetch(`${ops}/readyz`)).status === 200, 20_000).catch(() =>
+        assert.fail(`${name} is not ready on its operations port`),
+      );
       const text = await (await fetch(`${ops}/metrics`)).text();
       assert.match(text, /\nprocess_cpu_user_seconds_total /, `${name} has the process metrics`);
     }
@@ -292,6 +307,43 @@ describe('stack: operations', () => {
       /\ngatehouse_bus_request_duration_seconds_count\{subject="identity\.user\.register",outcome="ok"\} [1-9]/,
     );
     assert.match(gateway, /\ngatehouse_sign_ins_total\{method="password",outcome="success"\} [1-9]/);
+  });
+});
+
+describe('stack: traces', () => {
+  test('one trace from the HTTP request through every NATS hop to the Postgres queries and Redis commands', async () => {
+    const traceId = randomBytes(16).toString('hex');
+    const res = await fetch(`${gatewayA}/auth/register`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+      },
+      body: JSON.stringify({ email: uniqueEmail('trace'), password: 'correct horse battery' }),
+    });
+    assert.equal(res.status, 201);
+    const names = () => new Set(otlp.spans.filter((s) => s.traceId === traceId).map((s) => `${s.service} ${s.name}`));
+    const expected = [
+      'gatehouse-gateway POST /auth/register',
+      'gatehouse-gateway identity.user.register',
+      'gatehouse-identity handle identity.user.register',
+      'gatehouse-identity pg insert',
+      'gatehouse-gateway session.session.create',
+      'gatehouse-session handle session.session.create',
+    ];
+    await eventually(
+      async () =>
+        expected.every((n) => names().has(n)) && [...names()].some((n) => n.startsWith('gatehouse-session redis ')),
+      15_000,
+    ).catch(() => {
+      assert.fail(`the trace has ${[...names()].join(', ')}`);
+    });
+    // Every span of the trace hangs from another one of it, up to the caller's.
+    const spans = otlp.spans.filter((s) => s.traceId === traceId);
+    const ids = new Set(spans.map((s) => s.spanId));
+    const roots = spans.filter((s) => !ids.has(s.parentSpanId));
+    assert.equal(roots.length, 1, `one root: ${roots.map((s) => s.name).join(', ')}`);
+    assert.equal(roots[0]?.name, 'POST /auth/register');
   });
 });
 

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '@gatehouse/kit';
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { type Logger, recordSpan, tracingEnabled } from '@gatehouse/kit';
+import { Kysely, type LogEvent, PostgresDialect, sql } from 'kysely';
 import type { PoolConfig } from 'pg';
 import { withDatabaseErrors } from './errors.ts';
 import { type EmbeddedLimits, embeddedDialect } from './pglite.ts';
@@ -33,11 +33,26 @@ export interface OpenDatabaseOptions {
 export async function openDatabase<DB>(options: OpenDatabaseOptions): Promise<Kysely<DB>> {
   if (options.databaseUrl) {
     const pool = createPool(options.databaseUrl, options.log, options.pool);
-    return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    return new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: traceQuery });
   }
   const dir = join(options.dataDir, 'pgdata');
   await mkdir(dir, { recursive: true });
-  return new Kysely<DB>({ dialect: await embeddedDialect(dir, options.log, options.embedded) });
+  return new Kysely<DB>({ dialect: await embeddedDialect(dir, options.log, options.embedded), log: traceQuery });
+}
+
+/**
+ * Every query as a span of the request's trace, while tracing is on (Kysely reports a query
+ * once it is done: the span is recorded with its duration). The statement without its values.
+ */
+function traceQuery(event: LogEvent): void {
+  if (!tracingEnabled()) return;
+  const statement = event.query.sql;
+  recordSpan(
+    `pg ${statement.slice(0, statement.indexOf(' ') > 0 ? statement.indexOf(' ') : statement.length).toLowerCase()}`,
+    { 'db.system.name': 'postgresql', 'db.query.text': statement.slice(0, 2048) },
+    event.queryDurationMillis,
+    event.level === 'error' ? event.error : undefined,
+  );
 }
 
 /** `SELECT 1`: resolves when the database answers; throws AppError `service_unavailable` otherwise. */

@@ -69,8 +69,22 @@ export type { MailDelivery, MailQueue } from './mail-queue/queue.ts';
 export { Metrics, metrics } from './metrics.ts';
 export { type OAuthProviderKind, type OAuthProviderSettings, oauthProviders } from './oauth-config.ts';
 export { type OpsServer, selfCheck, serveOperations, startOpsServer } from './ops-server.ts';
-export { connectRedis, type RedisSecurityOptions, redisOptions } from './redis.ts';
+export { connectRedis, type RedisSecurityOptions, redisOptions, traceRedis } from './redis.ts';
 export { isSealedUnderPrimary, KeyRing, keyId, seal, sealedKeyId, UnsealError, unseal } from './sealed.ts';
 export { Shutdown } from './shutdown.ts';
+export {
+  activeTraceId,
+  injectTrace,
+  recordSpan,
+  runIn,
+  SpanKind,
+  startSpan,
+  startTracing,
+  stopTracing,
+  traced,
+  tracesRequested,
+  tracingEnabled,
+  withRemoteParent,
+} from './tracing.ts';
 export { validate } from './validation.ts';
 export { waitFor } from './wait.ts';

@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, pino, stdSerializers } from 'pino';
+import { activeTraceId } from './tracing.ts';
 
 export type { Logger } from 'pino';
 
@@ -160,6 +161,11 @@ export function createLogger(options: { level: string; service?: string; destina
       redact: { paths: REDACT, censor: CENSOR },
       serializers: { err: serializeError, error: serializeError, cause: serializeError },
       base: options.service ? { service: options.service } : { mode: 'embedded' },
+      // The trace a line belongs to, beside its request id (reqId), while tracing is on.
+      mixin: () => {
+        const traceId = activeTraceId();
+        return traceId ? { trace_id: traceId } : {};
+      },
     },
     options.destination,
   );

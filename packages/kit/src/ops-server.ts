@@ -5,6 +5,7 @@ import type { Bus, RequestSubjectName } from './bus/bus.ts';
 import type { Config } from './config.ts';
 import { metrics } from './metrics.ts';
 import type { Shutdown } from './shutdown.ts';
+import { startTracing } from './tracing.ts';
 
 export interface OpsServer {
   /** The port it listens on (OPS_PORT, or the one given by the system for 0). */
@@ -105,17 +106,21 @@ export async function startOpsServer(options: {
 
 /**
  * A service process's operations, as its main module starts them: the default
- * process metrics, and the operations port when OPS_PORT is set (closed last at
+ * process metrics, traces when the OTEL_* variables ask for them, and the operations port when OPS_PORT is set (closed last at
  * shutdown, so the probes answer while the service drains). `ready` may be
  * called before the service has started: it rejects until then.
  */
 export async function serveOperations(
+  service: string,
   config: Pick<Config, 'opsPort' | 'host'>,
   log: Logger,
   shutdown: Shutdown,
   ready: () => Promise<void>,
 ): Promise<void> {
   metrics.collectDefaults();
+  const tracing = startTracing(service);
+  // Registered first, so it runs last: the spans of the drain are exported too.
+  if (tracing) shutdown.add('tracing', () => tracing.shutdown());
   if (config.opsPort === undefined) return;
   const ops = await startOpsServer({ port: config.opsPort, host: config.host, log, ready });
   shutdown.add('operations port', () => ops.close());

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Shutdown } from './shutdown.ts';
+import { recordSpan, tracingEnabled } from './tracing.ts';
 
 /** The part of ioredis' options this helper sets (structurally ioredis' `RedisOptions`). */
 export interface RedisSecurityOptions {
@@ -50,11 +51,35 @@ export async function connectRedis(
     commandTimeout: 2000,
   });
   redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
+  traceRedis(redis);
   shutdown.add('redis', () => redis.quit());
   // Without the offline queue nothing may be sent before the first connect.
   if (redis.status !== 'ready') {
     log.info('waiting for redis');
     await new Promise((resolve) => redis.once('ready', resolve));
   }
+  return redis;
+}
+
+/**
+ * Every command of `redis` as a span of the request's trace, while tracing is
+ * on (ioredis has no hooks: its one way out, `sendCommand`, is wrapped).
+ * While off, one boolean test per command.
+ */
+export function traceRedis(redis: Redis): Redis {
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], stream?: unknown) => {
+    const result = (send as (c: typeof command, s?: unknown) => unknown)(command, stream);
+    if (tracingEnabled()) {
+      const started = Date.now();
+      const name = `redis ${command.name}`;
+      const attributes = { 'db.system.name': 'redis', 'db.operation.name': command.name };
+      command.promise.then(
+        () => recordSpan(name, attributes, Date.now() - started),
+        (err: unknown) => recordSpan(name, attributes, Date.now() - started, err),
+      );
+    }
+    return result;
+  }) as Redis['sendCommand'];
   return redis;
 }

@@ -7,6 +7,8 @@ import {
   metrics,
   redisOptions,
   Shutdown,
+  startTracing,
+  traceRedis,
 } from '@gatehouse/kit';
 import { Redis } from 'ioredis';
 import { RedisRateLimitStore, startGateway } from './app.ts';
@@ -19,6 +21,10 @@ const shutdown = new Shutdown(log);
 shutdown.listen();
 // The gateway serves /healthz, /readyz and /metrics on PORT itself.
 metrics.collectDefaults();
+// Traces when the OTEL_* variables ask for them; started before the app is built, which then
+// traces every request. Registered first, so it runs last.
+const tracing = startTracing('gateway');
+if (tracing) shutdown.add('tracing', () => tracing.shutdown());
 const { bus, transport } = await connectBusWithTransport(config, 'gateway', log);
 shutdown.add('bus', () => transport.close());
 // Audit events go to JetStream on the bus's connection. The gateway only publishes (identity
@@ -35,6 +41,7 @@ const redis = new Redis(config.redisUrl, {
   connectTimeout: 2000,
 });
 redis.on('error', (err) => log.warn({ err: err.message }, 'redis error'));
+traceRedis(redis);
 shutdown.add('redis', () => redis.quit());
 const gateway = await startGateway({ bus, config, log, rateLimitStore: new RedisRateLimitStore(redis), audit });
 shutdown.add('http', () => gateway.close());

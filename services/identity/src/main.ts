@@ -27,7 +27,7 @@ shutdown.listen();
 // The probes first (the orchestrator sees a live process while it waits for NATS and Postgres);
 // ready once this process's own health check answers.
 let bus: Bus | undefined;
-await serveOperations(config, log, shutdown, () => selfCheck(bus, 'identity.health.check'));
+await serveOperations('identity', config, log, shutdown, () => selfCheck(bus, 'identity.health.check'));
 const connected = await connectBusWithTransport(config, 'identity', log);
 bus = connected.bus;
 const { transport } = connected;

@@ -19,7 +19,7 @@ shutdown.listen();
 if (!config.natsUrl) throw new Error('NATS_URL is required when the mailer runs on its own');
 // The probes first (the orchestrator sees a live process while it waits for NATS and JetStream).
 let ready: Bus | undefined;
-await serveOperations(config, log, shutdown, () => selfCheck(ready, 'mailer.health.check'));
+await serveOperations('mailer', config, log, shutdown, () => selfCheck(ready, 'mailer.health.check'));
 // One connection for the bus and the queue, with the mailer's NATS credentials (NATS_NKEY...).
 const { bus, transport } = await connectBusWithTransport(config, 'mailer', log);
 ready = bus;

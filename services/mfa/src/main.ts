@@ -26,7 +26,7 @@ const shutdown = new Shutdown(log);
 shutdown.listen();
 // The probes first (the orchestrator sees a live process while it waits for NATS and Postgres).
 let ready: Bus | undefined;
-await serveOperations(config, log, shutdown, () => selfCheck(ready, 'mfa.health.check'));
+await serveOperations('mfa', config, log, shutdown, () => selfCheck(ready, 'mfa.health.check'));
 const bus = await connectBus(config, 'mfa', log);
 ready = bus;
 const db = await openDatabase<MfaDatabase>({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });

@@ -21,7 +21,7 @@ const shutdown = new Shutdown(log);
 shutdown.listen();
 // The probes first (the orchestrator sees a live process while it waits for Redis and NATS).
 let bus: Bus | undefined;
-await serveOperations(config, log, shutdown, () => selfCheck(bus, 'session.health.check'));
+await serveOperations('session', config, log, shutdown, () => selfCheck(bus, 'session.health.check'));
 // Credentials in REDIS_URL; TLS from rediss:// or REDIS_TLS_CA (see kit connectRedis).
 const redis = await connectRedis(config, 'session', log, shutdown);
 

@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { metrics } from '../metrics.ts';
+import { injectTrace, SpanKind, traced, tracingEnabled, withRemoteParent } from '../tracing.ts';
 import { validate } from '../validation.ts';
 import { type Headers, type Transport, Unanswered } from './transport.ts';
 
@@ -77,7 +78,13 @@ export class Bus {
     const started = performance.now();
     let outcome = 'ok';
     try {
-      return await this.#request(subject, data, options);
+      if (!tracingEnabled()) return await this.#request(subject, data, options);
+      return await traced(
+        subject,
+        { 'messaging.system': 'nats', 'messaging.destination.name': subject, 'messaging.operation.type': 'send' },
+        () => this.#request(subject, data, options),
+        SpanKind.CLIENT,
+      );
     } catch (err) {
       outcome = err instanceof AppError ? err.code : 'error';
       throw err;
@@ -94,7 +101,8 @@ export class Bus {
     const schemas = requestSchemas[subject];
     validate(schemas.request, data, `${subject} request`);
     const body = JSON.stringify(data);
-    const headers = { 'x-request-id': options.requestId ?? newId() };
+    const headers: Record<string, string> = { 'x-request-id': options.requestId ?? newId() };
+    injectTrace(headers);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     let raw: string;
     if (!RETRYABLE_REQUESTS.has(subject)) {
@@ -138,14 +146,25 @@ export class Bus {
     this.transport.serve(subject, queueGroupOf(subject), async (body, headers) => {
       const requestId = headers['x-request-id'] ?? newId();
       const log = this.#log.child({ reqId: requestId, subject });
-      try {
-        const data = validate(schemas.request, JSON.parse(body), `${subject} request`);
-        const result = await handler(data, { requestId, log });
-        validate(schemas.response, result, `${subject} response`);
-        return JSON.stringify({ ok: true, data: result } satisfies Reply);
-      } catch (err) {
-        return JSON.stringify({ ok: false, error: this.#toReplyError(err, log) } satisfies Reply);
-      }
+      const answer = async () => {
+        try {
+          const data = validate(schemas.request, JSON.parse(body), `${subject} request`);
+          const result = await handler(data, { requestId, log });
+          validate(schemas.response, result, `${subject} response`);
+          return JSON.stringify({ ok: true, data: result } satisfies Reply);
+        } catch (err) {
+          return JSON.stringify({ ok: false, error: this.#toReplyError(err, log) } satisfies Reply);
+        }
+      };
+      if (!tracingEnabled()) return answer();
+      // The caller's trace goes on here: the handler's queries and calls are its children.
+      return withRemoteParent(
+        headers,
+        `handle ${subject}`,
+        { 'messaging.system': 'nats', 'messaging.destination.name': subject, 'messaging.operation.type': 'process' },
+        SpanKind.SERVER,
+        answer,
+      );
     });
   }
 
@@ -166,6 +185,7 @@ export class Bus {
   async publish<E extends EventSubjectName>(subject: E, data: EventOf<E>, options: { requestId?: string } = {}) {
     validate(eventSchemas[subject], data, `${subject} event`);
     const headers: Headers = { 'x-request-id': options.requestId ?? newId() };
+    injectTrace(headers);
     await this.transport.publish(subject, JSON.stringify(data), headers);
   }
 
@@ -185,7 +205,22 @@ export class Bus {
         const log = this.#log.child({ reqId: requestId, subject });
         try {
           const data = validate(eventSchemas[subject], JSON.parse(body), `${subject} event`);
-          Promise.resolve(handler(data, { requestId, log })).catch((err) => log.error({ err }, 'event handler failed'));
+          // The handler starts synchronously either way (the revocation set is updated before
+          // this callback returns); traced, as a child of the publisher's span.
+          const handled = tracingEnabled()
+            ? withRemoteParent(
+                headers,
+                `on ${subject}`,
+                {
+                  'messaging.system': 'nats',
+                  'messaging.destination.name': subject,
+                  'messaging.operation.type': 'process',
+                },
+                SpanKind.CONSUMER,
+                async () => handler(data, { requestId, log }),
+              )
+            : Promise.resolve(handler(data, { requestId, log }));
+          handled.catch((err) => log.error({ err }, 'event handler failed'));
         } catch (err) {
           log.error({ err }, 'dropped an invalid event');
         }
