@@ -32,7 +32,7 @@ fi
 summary=$(mktemp)
 trap 'rm -f "$summary"' EXIT
 status=0
-node --import tsx --test --test-concurrency=1 --test-timeout=120000 \
+node --import tsx --test --test-concurrency=1 --test-timeout=300000 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=./infra/scripts/summary-reporter.mjs --test-reporter-destination="$summary" \
   "${files[@]}" || status=$?

@@ -1,7 +1,11 @@
-// The SDK in a real browser: its build (dist/index.js, made by tsup here) loaded by a page as a
-// module, in headless Chromium (playwright-core), against the embedded mode started as a process.
-// The page is served from its own origin (http://localhost:<page port>) and calls Gatehouse at
-// http://localhost:<api port>: cross-origin (CORS_ORIGINS), same-site (cookie mode works).
+// The SDK in a real browser: its build (dist/index.js, made by tsup here, once) loaded by a page as
+// a module, in headless Chromium (playwright-core), against each mode in turn: the embedded mode
+// (one process), then the stack (every service its own process, two gateway replicas). The page
+// is served from its own origin (http://localhost:<page port>) and calls Gatehouse at
+// http://localhost:<api port>: cross-origin (CORS_ORIGINS), same-site (cookie mode works). In the
+// stack, the scenarios with two tabs or two devices put the second on the other gateway: tab 1's
+// SDK talks to gateway A, tab 2's to gateway B (its socket too), so what one does through A, the
+// other hears through B.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,6 +20,7 @@ import { ADMIN_SERVER_ENV } from './admin-scenarios.ts';
 import { claimsOf, uniqueEmail } from './client.ts';
 import { freePort, node, type Proc, ROOT, waitForOk } from './processes.ts';
 import { TEST_SERVER_ENV } from './scenarios.ts';
+import { Stack } from './stack-processes.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery';
@@ -74,13 +79,26 @@ declare global {
   var localStorage: { getItem(key: string): string | null };
 }
 
-let dataDir: string;
+/** The server under test, as the pages see it: tab 1 (and a page alone) on `a`, tab 2 (another device) on `b`. */
+interface Target {
+  a: string;
+  b: string;
+}
+
 let distDir: string;
-let proc: Proc;
+let bundle = '';
 let pages: Server;
 let browser: Browser;
-let api = '';
 let origin = '';
+
+/** What every server under test is given, whatever the mode. */
+const serverEnv = () => ({
+  ...TEST_SERVER_ENV,
+  ...ADMIN_SERVER_ENV,
+  // Every request of the browser comes from 127.0.0.1: the per-address limit is not under test here.
+  RATE_LIMIT_PER_IP_PER_MINUTE: '1000',
+  CORS_ORIGINS: origin,
+});
 
 before(async () => {
   // The build, as `pnpm --filter @gatehouse/js build` runs it, into a directory of the test's own.
@@ -90,11 +108,10 @@ before(async () => {
     [join(SDK_DIR, 'node_modules/tsup/dist/cli-default.js'), '--out-dir', distDir],
     { cwd: SDK_DIR, timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } },
   );
-  const bundle = readFileSync(join(distDir, 'index.js'), 'utf8');
+  bundle = readFileSync(join(distDir, 'index.js'), 'utf8');
   assert.ok(readFileSync(join(distDir, 'index.d.ts'), 'utf8').includes('declare class GatehouseClient'));
 
-  const [apiPort, pagePort] = [await freePort(), await freePort()];
-  api = `http://localhost:${apiPort}`;
+  const pagePort = await freePort();
   origin = `http://localhost:${pagePort}`;
   pages = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -107,17 +124,6 @@ before(async () => {
     }
   });
   await new Promise<void>((ok) => pages.listen(pagePort, '127.0.0.1', () => ok()));
-
-  dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-sdk-browser-'));
-  proc = node('embedded-sdk-browser', 'apps/embedded/src/main.ts', {
-    ...TEST_SERVER_ENV,
-    ...ADMIN_SERVER_ENV,
-    // Every request of the browser comes from 127.0.0.1: the per-address limit is not under test here.
-    RATE_LIMIT_PER_IP_PER_MINUTE: '1000',
-    CORS_ORIGINS: origin,
-    ...embeddedEnv(apiPort, dataDir),
-  });
-  await waitForOk(`http://127.0.0.1:${apiPort}/readyz`, [proc]);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--host-resolver-rules=MAP localhost 127.0.0.1'],
@@ -127,17 +133,25 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await proc?.stop();
   await new Promise((ok) => (pages ? pages.close(ok) : ok(undefined)));
-  rmSync(dataDir, { recursive: true, force: true });
-  rmSync(distDir, { recursive: true, force: true });
+  if (distDir) rmSync(distDir, { recursive: true, force: true });
 });
 
-/** A tab of `context` on the test page, once its restoreSession has answered. */
-async function tab(context: BrowserContext, storage = 'localStorage'): Promise<Page> {
+/** Where each page's SDK went: the origins of its requests (but the page's own) and its sockets' URLs. */
+const traffic = new WeakMap<Page, { requests: Set<string>; sockets: string[] }>();
+
+/** A tab of `context` on the test page, its SDK on `api`, once its restoreSession has answered. */
+async function tab(context: BrowserContext, api: string, storage = 'localStorage'): Promise<Page> {
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   page.on('pageerror', (err) => console.error(`page error: ${err.message}`));
+  const seen = { requests: new Set<string>(), sockets: [] as string[] };
+  traffic.set(page, seen);
+  page.on('request', (request) => {
+    const at = new URL(request.url()).origin;
+    if (at !== origin) seen.requests.add(at);
+  });
+  page.on('websocket', (socket) => seen.sockets.push(socket.url()));
   await page.goto(`${origin}/?api=${encodeURIComponent(api)}&storage=${storage}`, { waitUntil: 'load' });
   await page.waitForFunction(() => typeof gh !== 'undefined');
   const ready = await page.evaluate(() => gh.ready);
@@ -145,11 +159,22 @@ async function tab(context: BrowserContext, storage = 'localStorage'): Promise<P
   return page;
 }
 
+/** Every request and socket of `page`'s SDK went to `api` (and there was a socket). */
+function talkedOnlyTo(page: Page, api: string): void {
+  const seen = traffic.get(page);
+  assert.ok(seen);
+  assert.deepEqual([...seen.requests], [new URL(api).origin], 'every request to its own server');
+  assert.ok(seen.sockets.length > 0, 'a socket was opened');
+  for (const url of seen.sockets) assert.equal(new URL(url).host, new URL(api).host, `its socket ${url}`);
+}
+
 const socketOpen = (page: Page) => page.waitForFunction(() => gh.client.realtimeStatus === 'open');
 const stored = (page: Page) => page.evaluate(() => localStorage.getItem('gatehouse.session'));
 
-describe('sdk in Chromium', () => {
+/** The browser scenarios, against `target()` (the server a describe's before() started). */
+function scenarios(target: () => Target): void {
   test('two tabs on one localStorage: sign in, refresh at the same moment (one request), logoutAll in tab 1 signs tab 2 out within 1 s', async () => {
+    const { a, b } = target();
     const context = await browser.newContext();
     try {
       const refreshes: string[] = [];
@@ -158,22 +183,22 @@ describe('sdk in Chromium', () => {
           refreshes.push(request.url());
         }
       });
-      const tab1 = await tab(context);
+      const tab1 = await tab(context, a);
       const email = uniqueEmail('browser');
       const user = await tab1.evaluate((input) => gh.client.register(input), { email, password: PASSWORD });
       assert.ok(await stored(tab1), 'the session is in localStorage');
-      const tab2 = await tab(context);
+      const tab2 = await tab(context, b);
       assert.equal(await tab2.evaluate(() => gh.ready), user.id, 'tab 2 found the session at load');
       await Promise.all([socketOpen(tab1), socketOpen(tab2)]);
       assert.equal(await tab1.evaluate('typeof navigator.locks?.request'), 'function', 'Web Locks in Chromium');
 
       // Both tabs refresh at once: the lock lets one spend the refresh token; the other uses its tokens.
       const before = await tab1.evaluate(() => gh.client.getAccessToken());
-      const [a, b] = await Promise.all([
+      const [r1, r2] = await Promise.all([
         tab1.evaluate(() => gh.client.refreshSession()),
         tab2.evaluate(() => gh.client.refreshSession()),
       ]);
-      assert.deepEqual([a, b], [true, true]);
+      assert.deepEqual([r1, r2], [true, true]);
       assert.equal(refreshes.length, 1, 'one refresh request on the wire');
       const [t1, t2] = await Promise.all([
         tab1.evaluate(() => gh.client.getAccessToken()),
@@ -205,19 +230,23 @@ describe('sdk in Chromium', () => {
       assert.deepEqual(await tab1.evaluate(() => gh.auth), [null, user.id, null]);
       assert.equal((await tab2.evaluate(() => gh.auth)).at(-1), null);
       await tab2.waitForFunction(() => gh.client.realtimeStatus === 'stopped');
+      // Each tab spoke to its own server only (in the stack: tab 1 to gateway A, tab 2 to B).
+      talkedOnlyTo(tab1, a);
+      talkedOnlyTo(tab2, b);
     } finally {
       await context.close();
     }
   });
 
   test('another device (another browser context): its socket hears logoutAll and signs it out within 1 s', async () => {
+    const { a, b } = target();
     const laptop = await browser.newContext();
     const phone = await browser.newContext();
     try {
-      const here = await tab(laptop);
+      const here = await tab(laptop, a);
       const email = uniqueEmail('browser-device');
       await here.evaluate((input) => gh.client.register(input), { email, password: PASSWORD });
-      const there = await tab(phone);
+      const there = await tab(phone, b);
       const signedIn = await there.evaluate((input) => gh.client.login(input), { email, password: PASSWORD });
       assert.equal(signedIn.type, 'signed_in');
       await socketOpen(there);
@@ -231,6 +260,8 @@ describe('sdk in Chromium', () => {
         null,
         { timeout: 1000 },
       );
+      talkedOnlyTo(here, a);
+      talkedOnlyTo(there, b);
     } finally {
       await laptop.close();
       await phone.close();
@@ -238,10 +269,11 @@ describe('sdk in Chromium', () => {
   });
 
   test('cookie mode: no tokens in the page, the session in HttpOnly cookies; the socket rides on the cookie', async () => {
+    const { a, b } = target();
     const context = await browser.newContext();
     const other = await browser.newContext();
     try {
-      const page = await tab(context, 'cookie');
+      const page = await tab(context, a, 'cookie');
       const email = uniqueEmail('browser-cookie');
       const user = await page.evaluate((input) => gh.client.register(input), { email, password: PASSWORD });
       assert.equal(await page.evaluate(() => gh.client.getAccessToken()), null);
@@ -269,11 +301,12 @@ describe('sdk in Chromium', () => {
       assert.equal(await page.evaluate(() => gh.ready), user.id);
       await socketOpen(page);
       // Signed out from elsewhere: the cookie-authenticated socket hears it.
-      const device = await tab(other);
+      const device = await tab(other, b);
       await device.evaluate((input) => gh.client.login(input), { email, password: PASSWORD });
       await device.evaluate(() => gh.client.logoutAll());
       await page.waitForFunction(() => gh.auth.at(-1) === null, null, { timeout: 1000 });
       assert.equal(await page.evaluate(() => gh.client.isAuthenticated()), false);
+      talkedOnlyTo(page, a);
     } finally {
       await context.close();
       await other.close();
@@ -283,7 +316,7 @@ describe('sdk in Chromium', () => {
   test('passkeys through the browser helpers: register one (virtual authenticator), then sign in with it alone', async () => {
     const context = await browser.newContext();
     try {
-      const page = await tab(context);
+      const page = await tab(context, target().a);
       const cdp = await context.newCDPSession(page);
       await cdp.send('WebAuthn.enable');
       const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
@@ -322,4 +355,53 @@ describe('sdk in Chromium', () => {
       await context.close();
     }
   });
+}
+
+describe('sdk in Chromium, the embedded mode (one process)', () => {
+  let dataDir = '';
+  let proc: Proc | undefined;
+  let api = '';
+  before(async () => {
+    const apiPort = await freePort();
+    api = `http://localhost:${apiPort}`;
+    dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-sdk-browser-'));
+    proc = node('embedded-sdk-browser', 'apps/embedded/src/main.ts', {
+      ...serverEnv(),
+      ...embeddedEnv(apiPort, dataDir),
+    });
+    await waitForOk(`http://127.0.0.1:${apiPort}/readyz`, [proc]);
+  });
+  after(async () => {
+    await proc?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  // One process: both tabs (and both devices) on it.
+  scenarios(() => ({ a: api, b: api }));
+});
+
+describe('sdk in Chromium, the stack: tab 1 on gateway A, tab 2 (and the other device) on gateway B', () => {
+  let stack: Stack | undefined;
+  let a = '';
+  let b = '';
+  before(async () => {
+    const [portA, portB] = [await freePort(), await freePort()];
+    a = `http://localhost:${portA}`;
+    b = `http://localhost:${portB}`;
+    // Two replicas behind one public URL, as behind a load balancer; every service knows the page's
+    // origin (the gateways for CORS, mfa for the passkeys' ceremonies).
+    stack = new Stack({
+      env: { ...serverEnv(), PUBLIC_URL: a },
+      gateways: [
+        { name: 'gateway-a', port: portA },
+        { name: 'gateway-b', port: portB },
+      ],
+    });
+    await stack.start();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  scenarios(() => ({ a, b }));
 });
