@@ -52,12 +52,20 @@ function percentile(sorted: number[], p: number): number {
  * each socket's `session_revoked` is timed from the logout's answer.
  * `concurrency` logouts at a time, as traffic would bring them.
  */
-export async function realtimeDelivery(urls: string[], users: number, concurrency = 10): Promise<Delivery[]> {
+export async function realtimeDelivery(
+  urls: string[],
+  users: number,
+  concurrency = 10,
+): Promise<{ sockets: Delivery[]; refusal: { n: number; p50: number; p99: number; max: number } | null }> {
   const [first] = urls;
   if (!first) throw new Error('no gateway');
   const heard = urls.map(() => [] as number[]);
   const lost = urls.map(() => 0);
   const sockets: WebSocket[] = [];
+  /** ms from a logout's answer until another gateway refuses its token (0: at the first request). */
+  const refused: number[] = [];
+  /** The sessions still signed in at the end, logged out one at a time for the refusal timing. */
+  const remaining: string[] = [];
   const stamp = `${Date.now()}`;
   try {
     const work = Array.from({ length: users }, (_, i) => i);
@@ -87,6 +95,7 @@ export async function realtimeDelivery(urls: string[], users: number, concurrenc
         );
         await post(`${first}/auth/logout`, undefined, leaving);
         const answered = Date.now();
+        remaining.push(staying);
         (await Promise.all(arrivals.map((a) => a.wait))).forEach((at, g) => {
           if (at === null) lost[g] = (lost[g] ?? 0) + 1;
           else (heard[g] as number[]).push(Math.max(0, at - answered));
@@ -94,10 +103,19 @@ export async function realtimeDelivery(urls: string[], users: number, concurrenc
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
+    // One logout at a time, nothing else running: from its answer at gateway A until gateway B
+    // refuses the token (the revocation event reached B before the answer: 0 ms is the goal).
+    const other = urls[1];
+    if (other) {
+      for (const token of remaining) {
+        await post(`${first}/auth/logout`, undefined, token);
+        refused.push(await refusedAfter(other, token, Date.now()));
+      }
+    }
   } finally {
     for (const ws of sockets) ws.terminate();
   }
-  return urls.map((url, g) => {
+  const delivered = urls.map((url, g) => {
     const sorted = [...(heard[g] as number[])].sort((a, b) => a - b);
     return {
       url,
@@ -108,4 +126,21 @@ export async function realtimeDelivery(urls: string[], users: number, concurrenc
       max: sorted.at(-1) ?? 0,
     };
   });
+  const sorted = [...refused].sort((a, b) => a - b);
+  const refusal = sorted.length
+    ? { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) ?? 0 }
+    : null;
+  return { sockets: delivered, refusal };
+}
+
+/** ms from `since` until `url` refuses `token` (401): polled at once and then every millisecond, 5 s at most. */
+async function refusedAfter(url: string, token: string, since: number): Promise<number> {
+  const end = since + BOUND_MS;
+  while (Date.now() < end) {
+    const res = await fetch(`${url}/auth/session`, { headers: { authorization: `Bearer ${token}` } });
+    await res.arrayBuffer();
+    if (res.status === 401) return Math.max(0, Date.now() - since);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  return BOUND_MS;
 }

@@ -90,6 +90,8 @@ const rows: Row[] = [];
 let cpu: { login: [string, number][]; argon2: [string, number][] } | undefined;
 /** From a logout's answer to its event on sockets of every gateway replica. */
 let delivery: Delivery[] = [];
+/** From a logout's answer until the other gateway refuses its token. */
+let refusal: Awaited<ReturnType<typeof realtimeDelivery>>['refusal'] = null;
 try {
   const email = `bench-${Date.now()}@example.com`;
   const reg = await json(`${gh.url}/auth/register`, { email, password: PASSWORD });
@@ -169,7 +171,7 @@ try {
     login: sumPerRequest(spent.login, loginRuns),
     argon2: sumPerRequest(spent.argon2, argonRuns),
   };
-  delivery = await realtimeDelivery(gh.gateways, REALTIME_USERS);
+  ({ sockets: delivery, refusal } = await realtimeDelivery(gh.gateways, REALTIME_USERS));
 } finally {
   await gh.stop();
   bare.kill('SIGTERM');
@@ -211,6 +213,11 @@ for (const [i, d] of delivery.entries()) {
     `${i === 0 ? '\n' : ''}revocation -> socket, ${which}: p50 ${d.p50} ms, p99 ${d.p99} ms, max ${d.max} ms over ${d.n} events, ${d.lost} lost (target: every one within 1000 ms)`,
   );
 }
+if (refusal) {
+  console.log(
+    `revocation -> refused at gateway B: p50 ${refusal.p50} ms, p99 ${refusal.p99} ms, max ${refusal.max} ms over ${refusal.n} logouts (target: p99 within 50 ms)`,
+  );
+}
 console.log(`\nsession / bare fastify: ${ratios.session_vs_bare.toFixed(2)} (target >= 0.60)`);
 console.log(`login / raw argon2id:   ${ratios.login_vs_argon2.toFixed(2)} (target >= 0.80)`);
 if (ratios.session_metrics_vs_none !== null) {
@@ -233,6 +240,7 @@ writeFileSync(
       rows,
       ratios,
       realtime_delivery_ms: delivery,
+      revocation_refused_ms: refusal,
       cpu_ms_per_request: cpu && { login: Object.fromEntries(cpu.login), argon2: Object.fromEntries(cpu.argon2) },
     },
     null,

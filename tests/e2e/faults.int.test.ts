@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { claimsOf, client, eventually, uniqueEmail } from './client.ts';
 import { PrivatePostgres } from './private-postgres.ts';
-import { freePort, node, Proc, secretKey, waitForOk } from './processes.ts';
+import { freePort, node, Proc, secretKey, tcpUp, waitForOk } from './processes.ts';
 
 // Faults survived, under load: two replicas of identity, session and the gateway on a NATS, a
 // Redis (AOF on) and a Postgres of this test's own, so it may kill and restart any of them. Each
@@ -49,20 +49,6 @@ async function startReplica(name: string): Promise<void> {
       ? `${gateways[name === 'gateway-a' ? 0 : 1]}/readyz`
       : `http://127.0.0.1:${extra.OPS_PORT}/readyz`;
   await waitForOk(probe, [proc]);
-}
-
-async function tcpUp(port: number): Promise<void> {
-  const { connect } = await import('node:net');
-  await eventually(
-    () =>
-      new Promise((ok) => {
-        const s = connect(port, '127.0.0.1', () => {
-          s.destroy();
-          ok(true);
-        }).on('error', () => ok(false));
-      }),
-    15_000,
-  );
 }
 
 before(async () => {

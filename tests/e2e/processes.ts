@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { freePort } from '@gatehouse/kit/testing';
 
@@ -96,4 +97,20 @@ export function createDatabase(baseUrl: string): { url: string; drop(): void } {
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
   return { url: url.toString(), drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/** Waits until something listens on 127.0.0.1:`port` (a server the test started), at most `ms`. */
+export async function tcpUp(port: number, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const up = await new Promise<boolean>((ok) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        ok(true);
+      }).on('error', () => ok(false));
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
 }

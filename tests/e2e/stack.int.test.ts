@@ -15,7 +15,7 @@ import { lockoutScenarios } from './lockout-scenarios.ts';
 import { type Mailbox, startMailbox, withLink } from './mailbox.ts';
 import { mfaScenarios } from './mfa-scenarios.ts';
 import { startOtlpReceiver } from './otlp-receiver.ts';
-import { createDatabase, freePort, node, Proc, secretKey, waitForOk } from './processes.ts';
+import { createDatabase, freePort, node, Proc, secretKey, tcpUp, waitForOk } from './processes.ts';
 import { projectScenarios } from './project-scenarios.ts';
 import { listen, realtimeScenarios } from './realtime-scenarios.ts';
 import { authScenarios, TEST_SERVER_ENV } from './scenarios.ts';
@@ -55,19 +55,6 @@ const startRedis = () =>
     ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', dir],
     {},
   );
-
-async function tcpUp(port: number): Promise<void> {
-  const { connect } = await import('node:net');
-  await eventually(
-    () =>
-      new Promise((ok) => {
-        const s = connect(port, '127.0.0.1', () => {
-          s.destroy();
-          ok(true);
-        }).on('error', () => ok(false));
-      }),
-  );
-}
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gatehouse-stack-'));

@@ -66,7 +66,7 @@ export {
   PermanentMailError,
 } from './mail-queue/policy.ts';
 export type { MailDelivery, MailQueue } from './mail-queue/queue.ts';
-export { Metrics, metrics } from './metrics.ts';
+export { HttpRouteSeries, HttpStats, Metrics, metrics } from './metrics.ts';
 export { type OAuthProviderKind, type OAuthProviderSettings, oauthProviders } from './oauth-config.ts';
 export { type OpsServer, selfCheck, serveOperations, startOpsServer } from './ops-server.ts';
 export { connectRedis, type RedisSecurityOptions, redisOptions, traceRedis } from './redis.ts';
