@@ -23,7 +23,6 @@ import { discoveryRoutes } from './discovery/discovery.routes.ts';
 import type { GatewayContext } from './gateway-context.ts';
 import { EdgeLogController } from './http/edge-log.ts';
 import { sendError } from './http/errors.ts';
-import { countUnmatched, measureRoutes } from './http/http-metrics.ts';
 import { traceRequests } from './http/http-traces.ts';
 import { registerJsonBodyParser } from './http/json-body.ts';
 import { lazyChildLogger } from './http/lazy-logger.ts';
@@ -84,7 +83,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   const { bus, config, log } = deps;
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    logController: new EdgeLogController(log.isLevelEnabled('debug')),
+    logController: new EdgeLogController(log.isLevelEnabled('debug'), config.metrics),
     childLoggerFactory: lazyChildLogger,
     bodyLimit: BODY_LIMIT,
     // A graceful stop serves what still arrives on open connections (each answer says
@@ -146,8 +145,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     audit: deps.audit,
   };
 
-  // Before any route is registered: each route's onResponse hook counts and times it.
-  if (config.metrics) measureRoutes(app);
   if (tracingEnabled()) traceRequests(app);
   app.decorateRequest('auth', null);
   app.decorateRequest('project', null as unknown as NamedProject); // set by projectHook on every request
@@ -162,7 +159,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler((request, reply) => {
-    if (config.metrics) countUnmatched(request.method, 404);
     sendError(new AppError('not_found', `no route ${request.method} ${request.url.split('?')[0]}`), request, reply);
   });
   if (config.corsOrigins.length > 0) {
