@@ -29,7 +29,12 @@ export interface Embedded {
 export async function startEmbedded(config: Config, log: Logger): Promise<Embedded> {
   const secretKey = embeddedSecretKey(config);
   const bus = new Bus(new InProcessTransport(), log, { timeoutMs: config.busTimeoutMs });
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    log,
+    pool: { max: config.databasePoolSize },
+  });
   await migrate(db);
   // The mfa service keeps its own tables (and migration bookkeeping) in the same embedded database.
   await migrateMfa(db);

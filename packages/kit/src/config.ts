@@ -191,6 +191,8 @@ export function loadConfig(env: Env) {
     rateLimitRefreshPerIpPerMinute: int(env, 'RATE_LIMIT_REFRESH_PER_IP_PER_MINUTE', 300, 1),
     /** Serve /metrics and count every HTTP request (on by default; off only to measure what they cost). */
     metrics: bool(env, 'METRICS', true),
+    /** Connections each identity or mfa process keeps to Postgres (replicas x this must stay under max_connections). */
+    databasePoolSize: int(env, 'DATABASE_POOL_SIZE', 10, 1),
     /** Copies of the mail and audit streams a NATS cluster keeps: 3 on a 3-node cluster, so a lost node loses nothing. */
     jetstreamReplicas: int(env, 'JETSTREAM_REPLICAS', 1, 1),
     /** A service's operations port (/healthz, /readyz, /metrics); none when unset. The gateway serves them on PORT. */

@@ -31,7 +31,12 @@ await serveOperations('identity', config, log, shutdown, () => selfCheck(bus, 'i
 const connected = await connectBusWithTransport(config, 'identity', log);
 bus = connected.bus;
 const { transport } = connected;
-const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+const db = await openDatabase({
+  databaseUrl: config.databaseUrl,
+  dataDir: config.dataDir,
+  log,
+  pool: { max: config.databasePoolSize },
+});
 // Closers run newest first: stop taking messages, then close the database.
 shutdown.add('database', () => db.destroy());
 shutdown.add('bus', () => transport.close());

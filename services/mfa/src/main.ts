@@ -29,7 +29,12 @@ let ready: Bus | undefined;
 await serveOperations('mfa', config, log, shutdown, () => selfCheck(ready, 'mfa.health.check'));
 const bus = await connectBus(config, 'mfa', log);
 ready = bus;
-const db = await openDatabase<MfaDatabase>({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, log });
+const db = await openDatabase<MfaDatabase>({
+  databaseUrl: config.databaseUrl,
+  dataDir: config.dataDir,
+  log,
+  pool: { max: config.databasePoolSize },
+});
 // Closers run newest first: stop taking messages, then close the database.
 shutdown.add('database', () => db.destroy());
 shutdown.add('bus', () => bus.transport.close());
