@@ -194,10 +194,15 @@ function scenarios(target: () => Target): void {
 
       // Both tabs refresh at once: the lock lets one spend the refresh token; the other uses its tokens.
       const before = await tab1.evaluate(() => gh.client.getAccessToken());
-      const [r1, r2] = await Promise.all([
-        tab1.evaluate(() => gh.client.refreshSession()),
-        tab2.evaluate(() => gh.client.refreshSession()),
-      ]);
+      // At one instant of the clock both tabs share: two evaluate calls leave the test one after
+      // the other, and on a loaded machine the first tab's refresh could be over before the second
+      // one's began (then the second rightly refreshes again: it was asked to, later).
+      const at = Date.now() + 1000;
+      const refreshAt = (when: number) =>
+        new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, when - Date.now()))).then(() =>
+          gh.client.refreshSession(),
+        );
+      const [r1, r2] = await Promise.all([tab1.evaluate(refreshAt, at), tab2.evaluate(refreshAt, at)]);
       assert.deepEqual([r1, r2], [true, true]);
       assert.equal(refreshes.length, 1, 'one refresh request on the wire');
       const [t1, t2] = await Promise.all([
