@@ -69,7 +69,16 @@ export type { MailDelivery, MailQueue } from './mail-queue/queue.ts';
 export { HttpRouteSeries, HttpStats, Metrics, metrics } from './metrics.ts';
 export { type OAuthProviderKind, type OAuthProviderSettings, oauthProviders } from './oauth-config.ts';
 export { type OpsServer, selfCheck, serveOperations, startOpsServer } from './ops-server.ts';
-export { connectRedis, type RedisSecurityOptions, redisOptions, traceRedis } from './redis.ts';
+export {
+  connectRedis,
+  createRedis,
+  parseRedisUrl,
+  type RedisClient,
+  type RedisSecurityOptions,
+  type RedisTarget,
+  redisOptions,
+  traceRedis,
+} from './redis.ts';
 export { isSealedUnderPrimary, KeyRing, keyId, seal, sealedKeyId, UnsealError, unseal } from './sealed.ts';
 export { Shutdown } from './shutdown.ts';
 export {

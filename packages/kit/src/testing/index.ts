@@ -6,3 +6,4 @@ export { embeddedEnv } from './embedded-env.ts';
 export * from './oauth-peers/index.ts';
 export { freePort, PrivateNats, type PrivateNatsOptions, tcpUp } from './private-nats.ts';
 export { PrivateRedis, type PrivateRedisOptions } from './private-redis.ts';
+export { PrivateRedisCluster, PrivateRedisSentinel } from './private-redis-topologies.ts';
