@@ -12,11 +12,11 @@
 // Existing passwords are kept (read back from the .env files) unless --rotate; --tls writes rediss://.
 // A user added by a newer release (identity) gets its password on the next run; restart Redis then.
 //
-// Each user reaches only its own keys: the gateway its rate-limit counters (gh:rl:*), the session
+// Each user reaches only its own keys: the gateway its rate-limit counters (gh:{rl}:*), the session
 // service the session store (its key families under gh:, listed in sessions.store.redis.lua.ts), and
 // identity its social sign-in flows (gh:oauth:*). None may run the @dangerous commands (FLUSHALL,
 // KEYS, CONFIG, DEBUG, ACL...) except INFO, which ioredis sends to learn the server is ready, nor
-// list key names (SCAN, RANDOMKEY).
+// list key names (SCAN, RANDOMKEY), but the session service may SCAN (see its rules).
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -27,14 +27,19 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The ACL rules of each user, after its password. */
 const USERS = {
+  // gh:{rl}:* (one hash slot: a sign-in's counters are claimed in one script); gh:rl:* was the
+  // name before, kept while gateways of the earlier release may still run.
   gateway:
-    '~gh:rl:* resetchannels -@all +@read +@write +@scripting +@connection +@transaction -@dangerous -scan -randomkey +info',
-  // The session store's keys one by one (services/session/src/sessions/sessions.store.redis.lua.ts):
-  // sessions, refresh-token records, token families, user indexes, the revocation list and the
-  // signing keys. Not `~gh:*`, which would hand it the rate limits and the sign-in flows too; a new
-  // key family there needs a pattern here (redis-auth.int.test.ts runs the store as this user).
+    '~gh:{rl}:* ~gh:rl:* resetchannels -@all +@read +@write +@scripting +@connection +@transaction -@dangerous -scan -randomkey +info',
+  // The session store's keys (services/session/src/sessions/sessions.store.redis.lua.ts): its 256
+  // shards (gh:{00}... gh:{ff}: sessions, refresh-token records, token families, user indexes,
+  // revocations), the signing keys (gh:{keys}:*), and what the layout before shards wrote (gh:s:*,
+  // gh:rt:*, gh:sf:*, gh:u:*, gh:revoked, gh:keys*) with the pointers its move leaves (gh:legacy:*).
+  // Not `~gh:*`, which would hand it the rate limits and the sign-in flows too; a new key family
+  // there needs a pattern here (redis-auth.int.test.ts runs the store as this user). SCAN, for that
+  // move alone (RedisSessionStore.migrateLegacyLayout): this service holds the signing keys already.
   session:
-    '~gh:s:* ~gh:rt:* ~gh:sf:* ~gh:u:* ~gh:revoked ~gh:keys ~gh:keys:* resetchannels -@all +@read +@write +@scripting +@connection +@transaction -@dangerous -scan -randomkey +info',
+    '~gh:{[0-9a-f][0-9a-f]}* ~gh:{keys}:* ~gh:legacy:* ~gh:s:* ~gh:rt:* ~gh:sf:* ~gh:u:* ~gh:revoked ~gh:keys ~gh:keys:* resetchannels -@all +@read +@write +@scripting +@connection +@transaction -@dangerous +scan -randomkey +info',
   // Social sign-in's state, exchange codes and link tokens (SET with EX, then GETDEL).
   identity:
     '~gh:oauth:* resetchannels -@all +@read +@write +@scripting +@connection +@transaction -@dangerous -scan -randomkey +info',

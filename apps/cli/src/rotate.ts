@@ -1,10 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase } from '@gatehouse/db';
-import { type Config, KeyRing, keyId, type Logger, redisOptions } from '@gatehouse/kit';
+import { type Config, createRedis, KeyRing, keyId, type Logger } from '@gatehouse/kit';
 import { type MfaDatabase, migrate as migrateMfa, resealMfaSecrets } from '@gatehouse/mfa';
 import { RedisSessionStore, resealSigningKeys } from '@gatehouse/session';
-import { Redis } from 'ioredis';
 import { type Kysely, sql } from 'kysely';
 
 export interface RotateOptions {
@@ -36,8 +35,7 @@ export async function rotateKeys(options: RotateOptions): Promise<boolean> {
   let ok = true;
 
   if (config.redisUrl) {
-    const redis = new Redis(config.redisUrl, {
-      ...redisOptions(config),
+    const redis = createRedis(config, {
       maxRetriesPerRequest: 1,
       connectTimeout: 5000,
       commandTimeout: 5000,
@@ -47,6 +45,8 @@ export async function rotateKeys(options: RotateOptions): Promise<boolean> {
     redis.on('error', (err) => log.debug({ err: err.message }, 'redis error'));
     try {
       const store = new RedisSessionStore(redis, options.redisPrefix ? { prefix: options.redisPrefix } : {});
+      // Keys an earlier release stored are where this one reads them (as the session service does at start).
+      await store.migrateLegacyLayout(Date.now());
       const outcomes = await resealSigningKeys(store, ring);
       if (outcomes.length === 0) print('signing keys: none stored');
       for (const o of outcomes) {

@@ -1,16 +1,15 @@
 import {
   connectBusWithTransport,
   createLogger,
+  createRedis,
   environment,
   JetStreamAuditQueue,
   loadConfig,
   metrics,
-  redisOptions,
   Shutdown,
   startTracing,
   traceRedis,
 } from '@gatehouse/kit';
-import { Redis } from 'ioredis';
 import { RedisRateLimitStore, startGateway } from './app.ts';
 
 const config = loadConfig(environment());
@@ -33,9 +32,8 @@ shutdown.add('bus', () => transport.close());
 const audit = await JetStreamAuditQueue.open({ connection: transport.connection, log, manageStreams: false });
 shutdown.add('audit queue', () => audit.close());
 // Fail fast while Redis is down (a 503), reconnect forever in the background.
-// Credentials in REDIS_URL; TLS from rediss:// or REDIS_TLS_CA (redisOptions).
-const redis = new Redis(config.redisUrl, {
-  ...redisOptions(config),
+// One server, Sentinel or Cluster, credentials and TLS: all from REDIS_URL and REDIS_TLS_CA (kit createRedis).
+const redis = createRedis(config, {
   maxRetriesPerRequest: 1,
   enableOfflineQueue: false,
   connectTimeout: 2000,

@@ -22,7 +22,7 @@ shutdown.listen();
 // The probes first (the orchestrator sees a live process while it waits for Redis and NATS).
 let bus: Bus | undefined;
 await serveOperations('session', config, log, shutdown, () => selfCheck(bus, 'session.health.check'));
-// Credentials in REDIS_URL; TLS from rediss:// or REDIS_TLS_CA (see kit connectRedis).
+// One server, Sentinel or Cluster, credentials and TLS: all from REDIS_URL and REDIS_TLS_CA (kit createRedis).
 const redis = await connectRedis(config, 'session', log, shutdown);
 
 const connected = await connectBusWithTransport(config, 'session', log);
@@ -35,6 +35,9 @@ const audit = await JetStreamAuditQueue.open({ connection: transport.connection,
 shutdown.add('audit queue', () => audit.close());
 // Sessions and signing keys in the one Redis.
 const store = new RedisSessionStore(redis);
+// What an earlier release stored before shards and hash tags, moved before anything reads it.
+const moved = await store.migrateLegacyLayout(Date.now());
+if (moved > 0) log.info({ sessions: moved }, 'sessions moved to their shards');
 const service = await startSession({
   bus,
   sessionStore: store,

@@ -46,8 +46,11 @@ export const sessionRequests = {
     response: Type.Composite([Tokens, Type.Object({ user_id: Uuid, project_id: Uuid })]),
   },
   [requests.sessionRevoke]: {
-    /** With `user_id`, a session of another user is `not_found`. */
-    request: Request({ session_id: Uuid, user_id: Type.Optional(Uuid), reason: Type.String() }),
+    /**
+     * The session of `user_id` (its owner: sessions are stored by user). Another
+     * user's, or none, is `not_found`.
+     */
+    request: Request({ session_id: Uuid, user_id: Uuid, reason: Type.String() }),
     response: Empty,
   },
   [requests.sessionRevokeUser]: {

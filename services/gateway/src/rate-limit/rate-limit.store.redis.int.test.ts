@@ -33,7 +33,7 @@ test('counts on after Redis forgets its scripts (a restart, SCRIPT FLUSH)', asyn
   assert.equal((await store.peek(claimKey)).count, 0);
 });
 
-test("every script runs as the gateway's Redis user (gh:rl:* only, as infra/scripts/redis-users.mjs makes it)", async () => {
+test("every script runs as the gateway's Redis user (gh:{rl}:* only, as infra/scripts/redis-users.mjs makes it)", async () => {
   const generator = readFileSync(new URL('../../../../infra/scripts/redis-users.mjs', import.meta.url), 'utf8');
   const rules = /gateway:\s*'([^']+)'/.exec(generator)?.[1];
   assert.ok(rules, 'the generator names the gateway user');
@@ -52,7 +52,7 @@ test("every script runs as the gateway's Redis user (gh:rl:* only, as infra/scri
     assert.deepEqual([claim.claimed, claim.known], [true, true]);
     await store.settle({ reset: ['lf:a:dev:d'], refund: ['lf:a:ip:x'] });
     assert.equal((await store.hit('ip:x', 60_000)).count, 2);
-    // The same scripts outside gh:rl:* are refused.
+    // The same scripts outside gh:{rl}:* are refused.
     await assert.rejects(new RedisRateLimitStore(gateway, 'gh:s:').hit('x', 60_000), (err) =>
       isAppError(err, 'service_unavailable'),
     );

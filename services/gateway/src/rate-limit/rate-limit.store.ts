@@ -1,5 +1,6 @@
+import type { RedisClient } from '@gatehouse/kit';
 import { unavailable } from '@gatehouse/kit';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
 
 /** A counter in a fixed window: how many hits so far, and when the window ends. */
 export interface WindowCount {
@@ -287,10 +288,15 @@ declare module 'ioredis' {
 
 /** Counters in Redis, shared by every gateway replica. Redis errors become `service_unavailable`. */
 export class RedisRateLimitStore implements RateLimitStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
 
-  constructor(redis: Redis, prefix = 'gh:rl:') {
+  /**
+   * `prefix` starts every key; its hash tag (`{rl}`) puts all of them in one slot of a Redis
+   * Cluster, because a sign-in claims counters of several keys (address, account, device) in one
+   * script. They are small and short-lived: one node serves them easily.
+   */
+  constructor(redis: RedisClient, prefix = 'gh:{rl}:') {
     this.#redis = redis;
     this.#prefix = prefix;
     redis.defineCommand('ghRateHit', { lua: HIT });

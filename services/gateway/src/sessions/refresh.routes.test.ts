@@ -102,7 +102,14 @@ describe('POST /auth/refresh', () => {
         assert.equal(res.statusCode, 401, res.body);
         assert.equal(res.json().error, 'invalid_grant');
         assert.equal(res.json().access_token, undefined);
-        assert.deepEqual(gw.callsTo('session.session.revoke'), [{ session_id: sessionId, reason: 'refresh_denied' }]);
+        const revokes = gw.callsTo('session.session.revoke') as { user_id: string }[];
+        assert.deepEqual(
+          revokes.map(({ user_id: _, ...call }) => call),
+          [{ session_id: sessionId, reason: 'refresh_denied' }],
+        );
+        // Named as the refresh's owner (the session store finds sessions by their user).
+        if (!(user instanceof AppError)) assert.equal(revokes[0]?.user_id, user.id);
+        else assert.equal(typeof revokes[0]?.user_id, 'string');
         assert.equal(await sessionCheck(gw.app, token), 401);
       });
     });

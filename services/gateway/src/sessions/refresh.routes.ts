@@ -45,7 +45,16 @@ export const refreshRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
         });
       if (!user || user.banned) {
         // The account is gone or banned: this session must not live on.
-        await bus.request('session.session.revoke', { session_id: tokens.session_id, reason: 'refresh_denied' });
+        await bus
+          .request('session.session.revoke', {
+            session_id: tokens.session_id,
+            user_id: tokens.user_id,
+            reason: 'refresh_denied',
+          })
+          // Revoked meanwhile by another request: as gone as this one would make it.
+          .catch((err) => {
+            if (!isAppError(err, 'not_found')) throw err;
+          });
         markRevoked(ctx, [tokens.session_id]);
         throw new AppError('invalid_grant', 'the refresh token is not valid');
       }

@@ -106,7 +106,7 @@ describe('POST /auth/guest/convert', () => {
             'identity.guest.convert',
             { project_id: DEFAULT_PROJECT_ID, user_id: guest.userId, ...convertBody, name: 'Kept' },
           ],
-          ['session.session.revoke', { session_id: guest.sid, reason: 'guest_converted' }],
+          ['session.session.revoke', { session_id: guest.sid, user_id: guest.userId, reason: 'guest_converted' }],
           [
             'session.session.create',
             { ...CLIENT, amr: ['pwd'], role: 'user', project_id: DEFAULT_PROJECT_ID, user_id: guest.userId },

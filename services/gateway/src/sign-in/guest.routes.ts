@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { GuestBody, GuestConvertBody, TokenResponse } from '@gatehouse/contracts';
-import { AppError } from '@gatehouse/kit';
+import { AppError, isAppError } from '@gatehouse/kit';
 import { authOf } from '../auth/authenticate.ts';
 import { type GatewayContext, markRevoked } from '../gateway-context.ts';
 import { optionalBody } from '../http/bodies.ts';
@@ -51,7 +51,12 @@ export const guestSignIn: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = a
         ...(name !== undefined ? { name } : {}),
       });
       // The guest session carried role `guest`: replace it with a password session.
-      await bus.request('session.session.revoke', { session_id: claims.sid, reason: 'guest_converted' });
+      await bus
+        .request('session.session.revoke', { session_id: claims.sid, user_id: claims.sub, reason: 'guest_converted' })
+        // Signed out meanwhile (another tab): the account is converted all the same.
+        .catch((err) => {
+          if (!isAppError(err, 'not_found')) throw err;
+        });
       markRevoked(ctx, [claims.sid]);
       return signIn(ctx, request, reply, user, ['pwd'], auth_mode);
     },

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { AppError, unavailable } from '@gatehouse/kit';
-import type { Redis } from 'ioredis';
+import { AppError, type RedisClient, unavailable } from '@gatehouse/kit';
 
 /**
  * What a social sign-in keeps between its steps: the `state` of a flow begun
@@ -29,11 +28,11 @@ const keyOf = (kind: FlowKind, secret: string, prefix = 'gh:oauth:') =>
 
 /** The stack's store: SET with EX, then GETDEL (Redis 6.2 or later), one command each. */
 export class RedisFlowStore implements FlowStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
 
   /** `prefix`: the key space (tests give each store its own). */
-  constructor(redis: Redis, options: { prefix?: string } = {}) {
+  constructor(redis: RedisClient, options: { prefix?: string } = {}) {
     this.#redis = redis;
     this.#prefix = options.prefix ?? 'gh:oauth:';
   }

@@ -66,9 +66,9 @@ describe('signing keys in Redis', () => {
     // Someone with Redis write access puts their own public key beside the sealed private key.
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const { kty, crv, x, y } = publicKey.export({ format: 'jwk' });
-    const stored = JSON.parse((await redis.hget(`${prefix}keys`, honest.kid)) as string);
+    const stored = JSON.parse((await redis.hget(`${prefix}{keys}:keys`, honest.kid)) as string);
     stored.public_jwk = { kty, crv, x, y, kid: honest.kid, alg: 'ES256', use: 'sig' };
-    await redis.hset(`${prefix}keys`, honest.kid, JSON.stringify(stored));
+    await redis.hset(`${prefix}{keys}:keys`, honest.kid, JSON.stringify(stored));
 
     const second = replica();
     await second.start();
@@ -100,9 +100,9 @@ describe('signing keys in Redis', () => {
       public_jwk: { kty, crv, x, y, kid, alg: 'ES256', use: 'sig' },
       sealed_private: seal(new KeyRing(randomBytes(32)), JSON.stringify(jwk), `signing-key:${kid}`),
     };
-    await redis.hset(`${prefix}keys`, kid, JSON.stringify(foreign));
-    await redis.hset(`${prefix}keys:retired`, kid, clock.now);
-    await redis.hset(`${prefix}keys:publish_until`, kid, clock.now + 900_000);
+    await redis.hset(`${prefix}{keys}:keys`, kid, JSON.stringify(foreign));
+    await redis.hset(`${prefix}{keys}:keys:retired`, kid, clock.now);
+    await redis.hset(`${prefix}{keys}:keys:publish_until`, kid, clock.now + 900_000);
 
     const kids = (await replica({ log }).jwks()).map((k) => k.kid);
     assert.equal(kids.length, 1);
@@ -119,14 +119,18 @@ describe('signing keys in Redis', () => {
     assert.ok(old);
     const rotatedAt = clock.now;
     await long.rotate();
-    assert.equal(await redis.hget(`${prefix}keys:retired`, old.kid), String(rotatedAt), 'the plain number, as before');
-    assert.equal(await redis.hget(`${prefix}keys:publish_until`, old.kid), String(rotatedAt + 3_660_000));
+    assert.equal(
+      await redis.hget(`${prefix}{keys}:keys:retired`, old.kid),
+      String(rotatedAt),
+      'the plain number, as before',
+    );
+    assert.equal(await redis.hget(`${prefix}{keys}:keys:publish_until`, old.kid), String(rotatedAt + 3_660_000));
 
     const short = replica({ accessTokenTtl: 900 });
     await short.start();
     clock.now += 960_001; // the short replica's lifetime and skew have passed; the long one's have not
     await short.rotateIfDue();
-    assert.ok(await redis.hexists(`${prefix}keys`, old.kid), 'still stored');
+    assert.ok(await redis.hexists(`${prefix}{keys}:keys`, old.kid), 'still stored');
     assert.ok(
       (await short.jwks()).some((k) => k.kid === old.kid),
       'still published',
@@ -134,9 +138,9 @@ describe('signing keys in Redis', () => {
 
     clock.now = rotatedAt + 3_660_000;
     await short.rotateIfDue();
-    assert.equal(await redis.hexists(`${prefix}keys`, old.kid), 0);
-    assert.equal(await redis.hexists(`${prefix}keys:publish_until`, old.kid), 0);
-    assert.equal(await redis.hexists(`${prefix}keys:retired`, old.kid), 0);
+    assert.equal(await redis.hexists(`${prefix}{keys}:keys`, old.kid), 0);
+    assert.equal(await redis.hexists(`${prefix}{keys}:keys:publish_until`, old.kid), 0);
+    assert.equal(await redis.hexists(`${prefix}{keys}:keys:retired`, old.kid), 0);
   });
 
   test('a key retired by an earlier release (retired_at only) is still read, and pruned by this replica’s lifetime', async () => {
@@ -146,13 +150,13 @@ describe('signing keys in Redis', () => {
     const [old] = await a.jwks();
     assert.ok(old);
     await a.rotate();
-    await redis.hdel(`${prefix}keys:publish_until`, old.kid); // as an earlier release left it
+    await redis.hdel(`${prefix}{keys}:keys:publish_until`, old.kid); // as an earlier release left it
     const b = replica();
     await b.start();
     assert.ok((await b.jwks()).some((k) => k.kid === old.kid));
     clock.now += 960_000;
     await b.rotateIfDue();
-    assert.equal(await redis.hexists(`${prefix}keys`, old.kid), 0);
+    assert.equal(await redis.hexists(`${prefix}{keys}:keys`, old.kid), 0);
   });
 
   test('rotating SECRET_KEY: starts and signs with the old key in SECRET_KEY_PREVIOUS; after re-sealing, with the new key alone', async () => {

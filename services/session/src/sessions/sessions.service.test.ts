@@ -8,7 +8,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { startSession } from '../app.ts';
 import { MAX_CHAIN_WALK } from './sessions.service.ts';
 import { MemorySessionStore } from './sessions.store.memory.ts';
-import { childToken, refreshChainKey } from './sessions.tokens.ts';
+import { childToken, refreshChainKey, shardOf } from './sessions.tokens.ts';
 
 const log = createLogger({ service: 'test', level: 'silent' });
 const PUBLIC_URL = 'https://auth.example.test';
@@ -66,7 +66,9 @@ describe('session service', () => {
     const created = await h.signIn(userId, projectId);
     const signedInAt = Math.floor(h.clock.now / 1000);
     assert.equal(created.expires_in, 900);
-    assert.match(created.refresh_token, /^[A-Za-z0-9_-]{43}$/);
+    // Its user's shard (the store's hash tag), a dot, 256 bits.
+    assert.match(created.refresh_token, /^[0-9a-f]{2}\.[A-Za-z0-9_-]{43}$/);
+    assert.equal(created.refresh_token.slice(0, 2), shardOf(userId));
 
     h.clock.now += 60_000;
     const refreshed = await h.bus.request('session.session.refresh', { refresh_token: created.refresh_token });
@@ -144,7 +146,7 @@ describe('session service', () => {
     const tab1 = await h.refresh(created.refresh_token);
     // The successor is HMAC-SHA256 of the token under the key HKDF derives from SECRET_KEY.
     assert.equal(tab1.refresh_token, childToken(refreshChainKey(h.secretKey), created.refresh_token));
-    assert.match(tab1.refresh_token, /^[A-Za-z0-9_-]{43}$/);
+    assert.match(tab1.refresh_token, /^[0-9a-f]{2}\.[A-Za-z0-9_-]{43}$/);
     h.clock.now += 2_000;
     const tab2 = await h.refresh(created.refresh_token);
     assert.equal(tab2.refresh_token, tab1.refresh_token);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AccessClaims, EventOf, RequestOf, ResponseOf, SessionInfo } from '@gatehouse/contracts';
 import { AppError, type AuditSink, auditEvent, type Config, type Logger, newId } from '@gatehouse/kit';
 import type { Revocation, SessionRecord, SessionStore } from './sessions.store.ts';
-import { childToken, hashToken } from './sessions.tokens.ts';
+import { childToken, firstToken, hashToken, shardOf, tokenShard } from './sessions.tokens.ts';
 
 type Lifetimes = Pick<
   Config,
@@ -71,7 +71,7 @@ export class SessionService {
       ip: input.ip ?? null,
       user_agent: input.user_agent ?? null,
     };
-    const refreshToken = this.#newRefreshToken();
+    const refreshToken = this.#newRefreshToken(session.user_id);
     await this.#d.store.createSession(session, hashToken(refreshToken));
     return this.#tokens(session, refreshToken, at, accessTtl);
   }
@@ -91,10 +91,15 @@ export class SessionService {
     const at = now();
     const { accessTtl, refreshTtl } = this.#lifetimes(input);
     let token = input.refresh_token;
+    // A token names its shard; one from before shards has its shard looked up (the store moved its record).
+    const shard = tokenShard(token) ?? (await store.legacyShard(hashToken(token)));
+    if (shard === null) throw invalidGrant();
     let sessionId = '';
+    let userId = '';
     for (let step = 0; step < MAX_CHAIN_WALK; step++) {
-      const child = childToken(this.#d.chainKey, token);
+      const child = childToken(this.#d.chainKey, token, shard);
       const outcome = await store.refresh({
+        shard,
         presentedHash: hashToken(token),
         childHash: hashToken(child),
         now: at,
@@ -121,26 +126,23 @@ export class SessionService {
       // descend: that child was rotated too, within the window; its child is next.
       token = child;
       sessionId = outcome.sessionId;
+      userId = outcome.userId;
     }
     // Rotated more than MAX_CHAIN_WALK times within one window: not two tabs. Fail closed.
-    const ownerId = await store.revokeSession(sessionId, { until: this.#revokedUntil(at), now: at });
+    const ownerId = await store.revokeSession(sessionId, { ownerId: userId, until: this.#revokedUntil(at), now: at });
     if (ownerId !== null) await this.#reuse(input, ownerId, sessionId, 'walk_bound', at);
     throw invalidGrant();
   }
 
   /**
-   * Revokes one session. With `user_id`, a session that is not that user's (or
-   * does not exist) is `not_found`, so nobody learns about other users' ids.
-   * Without it, an unknown session is already as revoked as it can be.
+   * Revokes one session of `user_id`. One that is not that user's (or does not
+   * exist) is `not_found`, so nobody learns about other users' ids.
    */
   async revoke(input: RequestOf<'session.session.revoke'>): Promise<void> {
     const at = this.#d.now();
     const until = this.#revokedUntil(at);
     const ownerId = await this.#d.store.revokeSession(input.session_id, { ownerId: input.user_id, until, now: at });
-    if (ownerId === null) {
-      if (input.user_id !== undefined) throw new AppError('not_found', 'no such session');
-      return;
-    }
+    if (ownerId === null) throw new AppError('not_found', 'no such session');
     await this.#revoked(ownerId, [input.session_id], at, input.reason);
   }
 
@@ -215,9 +217,9 @@ export class SessionService {
   }
 
   /** A session's first refresh token; every later one is derived (sessions.tokens.ts). */
-  #newRefreshToken(): string {
+  #newRefreshToken(userId: string): string {
     // 256 bits: guessing is hopeless, so a plain SHA-256 (no salt, no slow hash) is enough to store it.
-    return this.#random(32).toString('base64url');
+    return firstToken(shardOf(userId), this.#random(32));
   }
 
   /**

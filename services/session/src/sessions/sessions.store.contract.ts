@@ -5,7 +5,7 @@ import { createLogger, KeyRing } from '@gatehouse/kit';
 import { KeyService } from '../keys/keys.service.ts';
 import type { SigningKeyStore, StoredKey } from '../keys/keys.store.ts';
 import type { RefreshInput, SessionRecord, SessionStore } from './sessions.store.ts';
-import { childToken, hashToken, refreshChainKey } from './sessions.tokens.ts';
+import { childToken, firstToken, hashToken, refreshChainKey, shardOf, tokenShard } from './sessions.tokens.ts';
 
 const T0 = 1_700_000_000_000;
 const DAY = 86_400_000;
@@ -13,9 +13,9 @@ const GRACE = 10_000;
 const IDLE = 7 * DAY;
 const MAX_AGE = 30 * DAY;
 
-/** Refresh tokens as the service makes them: the first random, each next one the child of the last. */
+/** Refresh tokens as the service makes them: the first random (in its user's shard), each next one the child of the last. */
 const CHAIN_KEY = refreshChainKey(randomBytes(32));
-const token = () => randomBytes(32).toString('base64url');
+const token = (shard: string) => firstToken(shard, randomBytes(32));
 const child = (t: string) => childToken(CHAIN_KEY, t);
 /** The token `n` rotations below `t`. */
 const descendant = (t: string, n: number): string => (n === 0 ? t : descendant(child(t), n - 1));
@@ -42,6 +42,7 @@ function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
 /** One refresh step presenting `presented`, as the service sends it (its hash and its child's hash). */
 function refreshing(presented: string, now: number, extra: Partial<RefreshInput> = {}): RefreshInput {
   return {
+    shard: tokenShard(presented) as string,
     presentedHash: hashToken(presented),
     childHash: hashToken(child(presented)),
     now,
@@ -55,7 +56,7 @@ function refreshing(presented: string, now: number, extra: Partial<RefreshInput>
 /** Opens a session in `store` and returns it with its first refresh token. */
 async function opened(store: SessionStore, overrides: Partial<SessionRecord> = {}) {
   const s = session(overrides);
-  const first = token();
+  const first = token(shardOf(s.user_id));
   await store.createSession(s, hashToken(first));
   return { s, first };
 }
@@ -72,12 +73,14 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
       const { s: older } = await opened(store);
       const { s: newer } = await opened(store, { user_id: older.user_id, created_at: T0 + 1000, user_agent: 'ua' });
       await opened(store); // another user's
-      assert.deepEqual(await store.getSession(older.id, T0 + 1), older);
+      assert.deepEqual(await store.getSession(older.user_id, older.id, T0 + 1), older);
       assert.deepEqual(
         (await store.listSessions(older.user_id, T0 + 2000)).map((x) => x.id),
         [newer.id, older.id],
       );
-      assert.equal(await store.getSession(randomUUID(), T0), null);
+      assert.equal(await store.getSession(older.user_id, randomUUID(), T0), null);
+      // A session is found only as its owner's.
+      assert.equal(await store.getSession(randomUUID(), older.id, T0 + 1), null);
       assert.deepEqual(await store.listSessions(randomUUID(), T0), []);
     });
 
@@ -128,7 +131,7 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
       const replay = await store.refresh(refreshing(first, T0 + 3 * GRACE + 1));
       assert.deepEqual(replay, { kind: 'reused', sessionId: s.id, userId: s.user_id, cause: 'replayed' });
       assert.deepEqual(await store.refresh(refreshing(r3, T0 + 3 * GRACE + 2)), { kind: 'invalid' });
-      assert.equal(await store.getSession(s.id, T0 + 3 * GRACE + 2), null);
+      assert.equal(await store.getSession(s.user_id, s.id, T0 + 3 * GRACE + 2), null);
     });
 
     test('a tab that had moved on twice: the walk descends to the active token, windows per token', async () => {
@@ -138,14 +141,22 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
       assert.equal((await store.refresh(refreshing(first, T0))).kind, 'rotated');
       assert.equal((await store.refresh(refreshing(r1, T0 + 1000))).kind, 'rotated');
       // The other tab still holds the first token: its child is rotated too, so step down.
-      assert.deepEqual(await store.refresh(refreshing(first, T0 + 2000)), { kind: 'descend', sessionId: s.id });
+      assert.deepEqual(await store.refresh(refreshing(first, T0 + 2000)), {
+        kind: 'descend',
+        sessionId: s.id,
+        userId: s.user_id,
+      });
       const found = await store.refresh(refreshing(r1, T0 + 2000));
       assert.equal(found.kind, 'current');
       assert.equal(found.kind === 'current' && found.session.id, s.id);
       // A descent writes nothing: r2 is still the active token and rotates normally.
       assert.equal((await store.refresh(refreshing(r2, T0 + GRACE + 1))).kind, 'rotated');
       // Each token's window runs from its own rotation: r1's (at T0 + 1000) is still open.
-      assert.deepEqual(await store.refresh(refreshing(r1, T0 + GRACE + 1)), { kind: 'descend', sessionId: s.id });
+      assert.deepEqual(await store.refresh(refreshing(r1, T0 + GRACE + 1)), {
+        kind: 'descend',
+        sessionId: s.id,
+        userId: s.user_id,
+      });
       // The first token's window has closed.
       const late = await store.refresh(refreshing(first, T0 + GRACE + 1));
       assert.deepEqual(late, { kind: 'reused', sessionId: s.id, userId: s.user_id, cause: 'replayed' });
@@ -159,10 +170,10 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
       }
       for (let n = 0; n < 8; n++) {
         const step = await store.refresh(refreshing(descendant(first, n), T0 + 100));
-        assert.deepEqual(step, { kind: 'descend', sessionId: s.id }, `step ${n}`);
+        assert.deepEqual(step, { kind: 'descend', sessionId: s.id, userId: s.user_id }, `step ${n}`);
       }
       assert.equal((await store.refresh(refreshing(descendant(first, 8), T0 + 100))).kind, 'current');
-      assert.ok(await store.getSession(s.id, T0 + 100));
+      assert.ok(await store.getSession(s.user_id, s.id, T0 + 100));
     });
 
     test('a chain that cannot be followed is treated as reuse: the session is revoked', async () => {
@@ -181,7 +192,7 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
       await store.refresh(refreshing(a.first, T0));
       const stranger = hashToken(childToken(refreshChainKey(randomBytes(32)), a.first));
       assert.deepEqual(await store.refresh(refreshing(a.first, T0 + 1, { childHash: stranger })), broken(a.s));
-      assert.equal(await store.getSession(a.s.id, T0 + 1), null);
+      assert.equal(await store.getSession(a.s.user_id, a.s.id, T0 + 1), null);
       assert.deepEqual(await store.refresh(refreshing(child(a.first), T0 + 2)), { kind: 'invalid' });
 
       // ... whose given child is another session's token: only the presented token's session goes.
@@ -189,7 +200,7 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
       await store.refresh(refreshing(b.first, T0));
       const foreign = hashToken(child(other.first));
       assert.deepEqual(await store.refresh(refreshing(b.first, T0 + 1, { childHash: foreign })), broken(b.s));
-      assert.equal(await store.getSession(b.s.id, T0 + 1), null);
+      assert.equal(await store.getSession(b.s.user_id, b.s.id, T0 + 1), null);
       assert.equal((await store.refresh(refreshing(child(other.first), T0 + 2))).kind, 'rotated');
 
       // An active token whose child already exists: never overwritten.
@@ -197,7 +208,7 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
       await store.refresh(refreshing(c.first, T0));
       const loop = hashToken(c.first);
       assert.deepEqual(await store.refresh(refreshing(child(c.first), T0 + 1, { childHash: loop })), broken(c.s));
-      assert.equal(await store.getSession(c.s.id, T0 + 1), null);
+      assert.equal(await store.getSession(c.s.user_id, c.s.id, T0 + 1), null);
     });
 
     test('refuses a refresh token replayed after the grace window and revokes the session', async () => {
@@ -206,7 +217,7 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
       await store.refresh(refreshing(first, T0));
       const replay = await store.refresh(refreshing(first, T0 + GRACE + 1, { revokedUntil: T0 + 999_000 }));
       assert.deepEqual(replay, { kind: 'reused', sessionId: s.id, userId: s.user_id, cause: 'replayed' });
-      assert.equal(await store.getSession(s.id, T0 + GRACE + 2), null);
+      assert.equal(await store.getSession(s.user_id, s.id, T0 + GRACE + 2), null);
       assert.deepEqual(await store.listSessions(s.user_id, T0 + GRACE + 2), []);
       // The legitimate holder's newer token dies with the family.
       assert.deepEqual(await store.refresh(refreshing(child(first), T0 + GRACE + 3)), { kind: 'invalid' });
@@ -240,14 +251,14 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
     test('an unknown token is invalid', async () => {
       const store = open();
       await opened(store);
-      assert.deepEqual(await store.refresh(refreshing(token(), T0)), { kind: 'invalid' });
+      assert.deepEqual(await store.refresh(refreshing(token('00'), T0)), { kind: 'invalid' });
     });
 
     test('a token unused for its idle lifetime expires, and its session with it', async () => {
       const store = open();
       const { s, first } = await opened(store, { idle_expires_at: T0 + 1000 });
       assert.deepEqual(await store.refresh(refreshing(first, T0 + 1000)), { kind: 'invalid' });
-      assert.equal(await store.getSession(s.id, T0 + 1000), null);
+      assert.equal(await store.getSession(s.user_id, s.id, T0 + 1000), null);
       assert.deepEqual(await store.listSessions(s.user_id, T0 + 1000), []);
     });
 
@@ -257,8 +268,8 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
       for (const [n, at] of [T0 + 900, T0 + 1800, T0 + 2700].entries()) {
         assert.equal((await store.refresh(refreshing(descendant(first, n), at, { idleMs: 1000 }))).kind, 'rotated');
       }
-      assert.equal((await store.getSession(s.id, T0 + 2999))?.idle_expires_at, T0 + 3000);
-      assert.equal(await store.getSession(s.id, T0 + 3000), null);
+      assert.equal((await store.getSession(s.user_id, s.id, T0 + 2999))?.idle_expires_at, T0 + 3000);
+      assert.equal(await store.getSession(s.user_id, s.id, T0 + 3000), null);
       assert.deepEqual(await store.refresh(refreshing(descendant(first, 3), T0 + 3000)), { kind: 'invalid' });
     });
 
@@ -267,12 +278,12 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
       const { s, first } = await opened(store);
       const until = T0 + 960_000;
       assert.equal(await store.revokeSession(s.id, { ownerId: randomUUID(), until, now: T0 }), null);
-      assert.ok(await store.getSession(s.id, T0));
+      assert.ok(await store.getSession(s.user_id, s.id, T0));
       assert.equal(await store.revokeSession(s.id, { ownerId: s.user_id, until, now: T0 }), s.user_id);
-      assert.equal(await store.getSession(s.id, T0), null);
+      assert.equal(await store.getSession(s.user_id, s.id, T0), null);
       assert.deepEqual(await store.refresh(refreshing(first, T0 + 1)), { kind: 'invalid' });
-      assert.equal(await store.revokeSession(s.id, { until, now: T0 }), null);
-      assert.equal(await store.revokeSession(randomUUID(), { until, now: T0 }), null);
+      assert.equal(await store.revokeSession(s.id, { ownerId: s.user_id, until, now: T0 }), null);
+      assert.equal(await store.revokeSession(randomUUID(), { ownerId: s.user_id, until, now: T0 }), null);
       assert.deepEqual(await store.listRevocations(T0), [{ session_id: s.id, until }]);
     });
 
@@ -291,7 +302,7 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
         (await store.listSessions(current.user_id, T0)).map((x) => x.id),
         [current.id],
       );
-      assert.ok(await store.getSession(stranger.s.id, T0));
+      assert.ok(await store.getSession(stranger.s.user_id, stranger.s.id, T0));
       for (const o of others) assert.deepEqual(await store.refresh(refreshing(o.first, T0)), { kind: 'invalid' });
       assert.deepEqual(await store.revokeUserSessions(current.user_id, { until, now: T0 }), [current.id]);
       assert.deepEqual(await store.listSessions(current.user_id, T0), []);
@@ -301,8 +312,8 @@ export function sessionStoreContract(name: string, open: () => SessionStore & Si
       const store = open();
       const a = await opened(store);
       const b = await opened(store);
-      await store.revokeSession(a.s.id, { until: T0 + 1000, now: T0 });
-      await store.revokeSession(b.s.id, { until: T0 + 2000, now: T0 });
+      await store.revokeSession(a.s.id, { ownerId: a.s.user_id, until: T0 + 1000, now: T0 });
+      await store.revokeSession(b.s.id, { ownerId: b.s.user_id, until: T0 + 2000, now: T0 });
       const byId = (x: { session_id: string }, y: { session_id: string }) => (x.session_id < y.session_id ? -1 : 1);
       assert.deepEqual(
         (await store.listRevocations(T0 + 500)).sort(byId),

@@ -43,9 +43,9 @@ export class MemorySessionStore implements SessionStore, SigningKeyStore {
     this.#wrote(session.created_at);
   }
 
-  async getSession(id: string, now: number): Promise<SessionRecord | null> {
+  async getSession(userId: string, id: string, now: number): Promise<SessionRecord | null> {
     const session = this.#sessions.get(id);
-    return session && isLive(session, now) ? copy(session) : null;
+    return session && session.user_id === userId && isLive(session, now) ? copy(session) : null;
   }
 
   async listSessions(userId: string, now: number): Promise<SessionRecord[]> {
@@ -74,7 +74,7 @@ export class MemorySessionStore implements SessionStore, SigningKeyStore {
       if (now - record.rotatedAt > input.graceMs) return reused('replayed');
       // Within the grace window: leave rotated_at alone, so the window does not slide.
       if (!child || child.sessionId !== session.id || child.expiresAt <= now) return reused('broken_chain');
-      if (child.state === 'rotated') return { kind: 'descend', sessionId: session.id };
+      if (child.state === 'rotated') return { kind: 'descend', sessionId: session.id, userId: session.user_id };
       // The child is the active token: hand it out again, store nothing new.
       this.#touch(session, input);
       return { kind: 'current', session: copy(session) };
@@ -89,10 +89,10 @@ export class MemorySessionStore implements SessionStore, SigningKeyStore {
     return { kind: 'rotated', session: copy(session) };
   }
 
-  async revokeSession(id: string, options: { ownerId?: string; until: number; now: number }): Promise<string | null> {
+  async revokeSession(id: string, options: { ownerId: string; until: number; now: number }): Promise<string | null> {
     const session = this.#sessions.get(id);
     if (!session || !isLive(session, options.now)) return null;
-    if (options.ownerId !== undefined && options.ownerId !== session.user_id) return null;
+    if (options.ownerId !== session.user_id) return null;
     this.#revoke(session, options.until, options.now);
     return session.user_id;
   }
@@ -115,6 +115,11 @@ export class MemorySessionStore implements SessionStore, SigningKeyStore {
       else entries.push({ session_id, until });
     }
     return entries;
+  }
+
+  /** Nothing here is older than shards: this store lives as long as its process. */
+  async legacyShard(): Promise<string | null> {
+    return null;
   }
 
   async ping(): Promise<void> {}

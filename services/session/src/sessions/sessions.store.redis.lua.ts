@@ -3,19 +3,25 @@
  * then writes runs as one script, so concurrent refreshes on several replicas
  * cannot interleave (Redis runs a script to completion before anything else).
  *
- * Keys under the prefix `p`:
+ * Every key of a user's sessions is in the user's shard, one of 256 chosen by
+ * the user id (sessions.tokens.ts `shardOf`), written as a hash tag, so a
+ * Redis Cluster keeps the whole shard in one slot and every script below runs
+ * on the one node that owns it. `p` is the store's prefix with the shard's tag,
+ * `gh:{a7}`; under it:
  *   s:<sid>      hash   the session; TTL = its idle deadline (never past its absolute expiry)
  *   rt:<sha256>  hash   a refresh-token record {sid, state, rotated_at, expires_at}; state is
  *                       'active' (one per session) or 'rotated'. A token's successor is its
  *                       child HMAC(chain key, token), which only the service can compute: it
- *                       passes the child's hash with the presented one (sessions.tokens.ts)
+ *                       passes the child's hash with the presented one (sessions.tokens.ts).
+ *                       A refresh token names its shard (`a7.<secret>`), so the record is found
  *   sf:<sid>     set    the session's token hashes (its family), deleted with it
  *   u:<uid>      set    the user's session ids (stale ids are pruned when listed)
- *   revoked      zset   revoked session id -> until (epoch ms)
+ *   revoked      zset   the shard's revoked session ids -> until (epoch ms); the revocation
+ *                       list is the union of the 256 shards'
  *
- * Key names derive from the token record, so the scripts take the prefix as
- * an argument rather than declaring KEYS: this store needs one Redis primary
- * (standalone or Sentinel), not Cluster.
+ * The session scripts declare one key, the shard's `revoked` set, which routes
+ * them to the shard's slot (every key they touch is in it; they derive the
+ * others from the token record, so they take `p` as ARGV[1]).
  *
  * Expiry is decided against the service's `now` argument; TTLs only collect
  * garbage. Lua numbers are doubles: epoch ms fit exactly (13 digits).
@@ -40,7 +46,7 @@ end
 `;
 
 /**
- * ARGV: prefix, sid, uid, refresh hash, now, expires_at, idle_expires_at, then
+ * KEYS: the shard's revoked set. ARGV: prefix, sid, uid, refresh hash, now, expires_at, idle_expires_at, then
  * the session's field/value pairs.
  */
 export const CREATE = `
@@ -61,10 +67,10 @@ return 1
 `;
 
 /**
- * One step of rotation with reuse detection. ARGV: prefix, presented hash,
+ * One step of rotation with reuse detection. KEYS: the shard's revoked set. ARGV: prefix, presented hash,
  * child hash, now, grace ms, idle ms, ip ('' keeps), user agent ('' keeps),
  * revoked-until, project ('' for any: a session of another is 'invalid', untouched). Returns {'invalid'}, {'reused', sid, uid, cause},
- * {'descend', sid}, or {'rotated' | 'current', sid, HGETALL of the session}.
+ * {'descend', sid, uid}, or {'rotated' | 'current', sid, HGETALL of the session}.
  *
  * Presented token active: it becomes rotated and its child (whose hash the
  * service passes) becomes the session's active token. Rotated, within the
@@ -104,7 +110,7 @@ if rec[2] == 'rotated' then
     revoke(p, sid, uid, tonumber(ARGV[9]), now)
     return {'reused', sid, uid, 'broken_chain'}
   end
-  if child[2] == 'rotated' then return {'descend', sid} end
+  if child[2] == 'rotated' then return {'descend', sid, uid} end
   -- The child is the active token: hand it out again, store nothing new.
   touch()
   return {'current', sid, redis.call('HGETALL', sKey)}
@@ -126,16 +132,16 @@ redis.call('PEXPIRE', sKey, tokenExp - now)
 return {'rotated', sid, redis.call('HGETALL', sKey)}
 `;
 
-/** ARGV: prefix, sid, owner ('' for any), until, now. Returns the owner's id or false. */
+/** KEYS: the shard's revoked set. ARGV: prefix, sid, owner, until, now. Returns the owner's id or false. */
 export const REVOKE_ONE = `${REVOKE_FN}
 local p, sid, owner, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
 local uid = live(p, sid, now)
-if not uid or (owner ~= '' and owner ~= uid) then return false end
+if not uid or owner ~= uid then return false end
 revoke(p, sid, uid, tonumber(ARGV[4]), now)
 return uid
 `;
 
-/** ARGV: prefix, uid, except sid ('' for none), until, now. Returns the revoked ids. */
+/** KEYS: the shard's revoked set. ARGV: prefix, uid, except sid ('' for none), until, now. Returns the revoked ids. */
 export const REVOKE_USER = `${REVOKE_FN}
 local p, uid, except, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
 local revoked = {}
@@ -152,12 +158,66 @@ end
 return revoked
 `;
 
+/** KEYS: a shard's revoked set. ARGV: now. Drops the expired entries, returns the rest WITHSCORES. */
+export const LIST_REVOKED = `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+`;
+
+/**
+ * Moves one session of the layout before shards (one Redis primary only: it
+ * names its keys itself) into its shard, with its token records; each moved
+ * record leaves `legacy:<hash>` -> shard behind for as long as it lives, so a
+ * token issued before the move (no shard in it) still finds its record.
+ * ARGV: legacy prefix, the shard's prefix, shard, sid, uid, now. Returns 1 when moved.
+ */
+export const MOVE_LEGACY_SESSION = `
+local P, T, shard, sid, uid, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+local old = P .. 's:' .. sid
+if redis.call('HGET', old, 'user_id') ~= uid then return 0 end
+local family = P .. 'sf:' .. sid
+for _, h in ipairs(redis.call('SMEMBERS', family)) do
+  local rt = P .. 'rt:' .. h
+  local ttl = redis.call('PTTL', rt)
+  if ttl ~= -2 then
+    redis.call('RENAME', rt, T .. 'rt:' .. h)
+    if ttl > 0 then redis.call('SET', P .. 'legacy:' .. h, shard, 'PX', ttl)
+    else redis.call('SET', P .. 'legacy:' .. h, shard) end
+  end
+end
+if redis.call('EXISTS', family) == 1 then redis.call('RENAME', family, T .. 'sf:' .. sid) end
+redis.call('RENAME', old, T .. 's:' .. sid)
+local u = T .. 'u:' .. uid
+redis.call('SADD', u, sid)
+local left = tonumber(redis.call('HGET', T .. 's:' .. sid, 'expires_at')) - now
+if left > 0 and redis.call('PTTL', u) < left then redis.call('PEXPIRE', u, left) end
+redis.call('SREM', P .. 'u:' .. uid, sid)
+return 1
+`;
+
+/**
+ * Copies the signing keys of the layout before hash tags (`keys`, `keys:*`)
+ * to their tagged names, once: nothing happens when the tagged hash exists.
+ * One Redis primary only. ARGV: legacy prefix, tagged prefix. Returns 1 when copied.
+ */
+export const COPY_LEGACY_KEYS = `
+local P, T = ARGV[1], ARGV[2]
+if redis.call('EXISTS', T .. 'keys') == 1 or redis.call('EXISTS', P .. 'keys') == 0 then return 0 end
+for _, suffix in ipairs({'keys', 'keys:retired', 'keys:publish_until'}) do
+  local flat = redis.call('HGETALL', P .. suffix)
+  if #flat > 0 then redis.call('HSET', T .. suffix, unpack(flat)) end
+end
+local active = redis.call('GET', P .. 'keys:active')
+if active then redis.call('SET', T .. 'keys:active', active) end
+return 1
+`;
+
 /**
  * Compare-and-set of the active signing key. KEYS: keys hash, retired hash,
  * active kid, publish-until hash. ARGV: expected active kid ('' for none), kid,
  * key JSON, now, until when the retired key stays published (epoch ms).
  *
- * Signing keys under the prefix:
+ * Signing keys under the prefix and the tag `{keys}:` (one slot on a Redis Cluster), `gh:{keys}:keys`, ...:
  *   keys                hash  kid -> key JSON (the sealed private key)
  *   keys:active         string the active kid
  *   keys:retired        hash  kid -> retired_at (epoch ms, a plain number as earlier releases wrote it)

@@ -1,8 +1,18 @@
-import { unavailable, validate } from '@gatehouse/kit';
+import { type RedisClient, unavailable, validate } from '@gatehouse/kit';
 import type { Static, TSchema } from '@sinclair/typebox';
-import type { Redis, Result } from 'ioredis';
+import { Cluster, type Result } from 'ioredis';
 import { type SigningKeyStore, StoredKey } from '../keys/keys.store.ts';
-import { ACTIVATE_KEY, CREATE, REFRESH, RESEAL_KEY, REVOKE_ONE, REVOKE_USER } from './sessions.store.redis.lua.ts';
+import {
+  ACTIVATE_KEY,
+  COPY_LEGACY_KEYS,
+  CREATE,
+  LIST_REVOKED,
+  MOVE_LEGACY_SESSION,
+  REFRESH,
+  RESEAL_KEY,
+  REVOKE_ONE,
+  REVOKE_USER,
+} from './sessions.store.redis.lua.ts';
 import {
   isLive,
   type RefreshInput,
@@ -11,6 +21,7 @@ import {
   SessionRecord,
   type SessionStore,
 } from './sessions.store.ts';
+import { shardOf } from './sessions.tokens.ts';
 
 type Arg = string | number;
 
@@ -24,29 +35,88 @@ declare module 'ioredis' {
     ghSessionRevokeUser(...args: Arg[]): Result<string[], Context>;
     ghKeyActivate(...args: Arg[]): Result<number, Context>;
     ghKeyReseal(...args: Arg[]): Result<number, Context>;
+    ghSessionListRevoked(...args: Arg[]): Result<string[], Context>;
+    ghSessionMoveLegacy(...args: Arg[]): Result<number, Context>;
+    ghKeyCopyLegacy(...args: Arg[]): Result<number, Context>;
   }
 }
 
+/** Every shard, `00` to `ff` (sessions.tokens.ts `shardOf`). */
+const SHARDS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 /**
  * The stack's store of sessions and signing keys, in Redis (see
- * sessions.store.redis.lua.ts for the key layout): one client, one key prefix. Every Redis failure (down, timeout) becomes AppError
+ * sessions.store.redis.lua.ts for the key layout): one client, one key prefix.
+ * It runs on one Redis (standalone, or Sentinel's primary) and on a Redis
+ * Cluster: each call's keys are in one hash slot. Every Redis failure (down, timeout) becomes AppError
  * `service_unavailable`; the client is expected to fail fast rather than
  * queue (maxRetriesPerRequest 1, no offline queue), so a call never hangs.
  */
 export class RedisSessionStore implements SessionStore, SigningKeyStore {
-  readonly #redis: Redis;
-  readonly #p: string;
+  readonly #redis: RedisClient;
+  /** The prefix as given: the legacy layout's keys, and the pointers it left (`legacy:<hash>`). */
+  readonly #prefix: string;
+  /** The signing keys' prefix, with their hash tag (`gh:{keys}:`: one slot, for ACTIVATE_KEY). */
+  readonly #k: string;
 
   /** `prefix` namespaces every key, so tests (or tenants of one Redis) stay apart. */
-  constructor(redis: Redis, options: { prefix?: string } = {}) {
+  constructor(redis: RedisClient, options: { prefix?: string } = {}) {
     this.#redis = redis;
-    this.#p = options.prefix ?? 'gh:';
-    redis.defineCommand('ghSessionCreate', { numberOfKeys: 0, lua: CREATE });
-    redis.defineCommand('ghSessionRefresh', { numberOfKeys: 0, lua: REFRESH });
-    redis.defineCommand('ghSessionRevokeOne', { numberOfKeys: 0, lua: REVOKE_ONE });
-    redis.defineCommand('ghSessionRevokeUser', { numberOfKeys: 0, lua: REVOKE_USER });
+    this.#prefix = options.prefix ?? 'gh:';
+    this.#k = `${this.#prefix}{keys}:`;
+    redis.defineCommand('ghSessionCreate', { numberOfKeys: 1, lua: CREATE });
+    redis.defineCommand('ghSessionRefresh', { numberOfKeys: 1, lua: REFRESH });
+    redis.defineCommand('ghSessionRevokeOne', { numberOfKeys: 1, lua: REVOKE_ONE });
+    redis.defineCommand('ghSessionRevokeUser', { numberOfKeys: 1, lua: REVOKE_USER });
+    redis.defineCommand('ghSessionListRevoked', { numberOfKeys: 1, lua: LIST_REVOKED });
+    redis.defineCommand('ghSessionMoveLegacy', { numberOfKeys: 0, lua: MOVE_LEGACY_SESSION });
     redis.defineCommand('ghKeyActivate', { numberOfKeys: 4, lua: ACTIVATE_KEY });
     redis.defineCommand('ghKeyReseal', { numberOfKeys: 1, lua: RESEAL_KEY });
+    redis.defineCommand('ghKeyCopyLegacy', { numberOfKeys: 0, lua: COPY_LEGACY_KEYS });
+  }
+
+  /** A shard's prefix (`gh:{a7}`) and the key that routes its scripts to its slot. */
+  #shard(shard: string): [prefix: string, anchor: string] {
+    const p = `${this.#prefix}{${shard}}`;
+    return [p, `${p}revoked`];
+  }
+
+  #ofUser(userId: string): [prefix: string, anchor: string] {
+    return this.#shard(shardOf(userId));
+  }
+
+  /**
+   * Moves what the layout before shards and hash tags stored (one Redis primary, an earlier
+   * release's) to where this one reads it: the signing keys (copied once), then every session with
+   * its tokens, each moved atomically (sessions.store.redis.lua.ts MOVE_LEGACY_SESSION), so a replica
+   * serving meanwhile and another one migrating at once are both safe. On a Redis Cluster there is
+   * nothing older (the old layout never ran there). Returns the sessions moved.
+   */
+  async migrateLegacyLayout(now: number): Promise<number> {
+    if (this.#redis instanceof Cluster) return 0;
+    const redis = this.#redis;
+    const P = this.#prefix;
+    await this.#run(() => redis.ghKeyCopyLegacy(P, this.#k));
+    const pattern = `${P.replace(/[*?[\]\\]/g, '\\$&')}s:*`;
+    let moved = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.#run(() => redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500));
+      cursor = next;
+      for (const key of keys) {
+        const sid = key.slice(P.length + 2);
+        const uid = await this.#run(() => redis.hget(key, 'user_id'));
+        if (uid === null) continue;
+        const shard = shardOf(uid);
+        const [p] = this.#shard(shard);
+        moved += await this.#run(() => redis.ghSessionMoveLegacy(P, p, shard, sid, uid, now));
+      }
+    } while (cursor !== '0');
+    return moved;
+  }
+
+  async legacyShard(tokenHash: string): Promise<string | null> {
+    return this.#run(() => this.#redis.get(`${this.#prefix}legacy:${tokenHash}`));
   }
 
   async createSession(s: SessionRecord, refreshHash: string): Promise<void> {
@@ -56,23 +126,27 @@ export class RedisSessionStore implements SessionStore, SigningKeyStore {
     // Absent fields read back as null.
     if (s.ip !== null) fields.push('ip', s.ip);
     if (s.user_agent !== null) fields.push('user_agent', s.user_agent);
-    const args = [this.#p, s.id, s.user_id, refreshHash, s.created_at, s.expires_at, s.idle_expires_at];
+    const [p, anchor] = this.#ofUser(s.user_id);
+    const args = [anchor, p, s.id, s.user_id, refreshHash, s.created_at, s.expires_at, s.idle_expires_at];
     await this.#run(() => this.#redis.ghSessionCreate(...args, ...fields));
   }
 
-  async getSession(id: string, now: number): Promise<SessionRecord | null> {
-    const fields = await this.#run(() => this.#redis.hgetall(`${this.#p}s:${id}`));
+  async getSession(userId: string, id: string, now: number): Promise<SessionRecord | null> {
+    const [p] = this.#ofUser(userId);
+    const fields = await this.#run(() => this.#redis.hgetall(`${p}s:${id}`));
     const session = toSession(id, fields);
-    return session && isLive(session, now) ? session : null;
+    return session && session.user_id === userId && isLive(session, now) ? session : null;
   }
 
   async listSessions(userId: string, now: number): Promise<SessionRecord[]> {
-    const index = `${this.#p}u:${userId}`;
+    const [p] = this.#ofUser(userId);
+    const index = `${p}u:${userId}`;
     const ids = await this.#run(() => this.#redis.smembers(index));
     if (ids.length === 0) return [];
+    // One slot: a pipeline (on a Cluster, pipelines must not span nodes).
     const replies = await this.#run(() => {
       const pipeline = this.#redis.pipeline();
-      for (const id of ids) pipeline.hgetall(`${this.#p}s:${id}`);
+      for (const id of ids) pipeline.hgetall(`${p}s:${id}`);
       return pipeline.exec();
     });
     const live: SessionRecord[] = [];
@@ -90,7 +164,8 @@ export class RedisSessionStore implements SessionStore, SigningKeyStore {
   }
 
   async refresh(i: RefreshInput): Promise<RefreshOutcome> {
-    const args = [this.#p, i.presentedHash, i.childHash, i.now, i.graceMs, i.idleMs];
+    const [p, anchor] = this.#shard(i.shard);
+    const args = [anchor, p, i.presentedHash, i.childHash, i.now, i.graceMs, i.idleMs];
     const reply = await this.#run(() =>
       this.#redis.ghSessionRefresh(...args, i.ip ?? '', i.userAgent ?? '', i.revokedUntil, i.projectId ?? ''),
     );
@@ -99,7 +174,7 @@ export class RedisSessionStore implements SessionStore, SigningKeyStore {
       const cause = c === 'broken_chain' ? 'broken_chain' : 'replayed';
       return { kind, sessionId: String(a), userId: String(b), cause };
     }
-    if (kind === 'descend') return { kind, sessionId: String(a) };
+    if (kind === 'descend') return { kind, sessionId: String(a), userId: String(b) };
     if (kind !== 'rotated' && kind !== 'current') return { kind: 'invalid' };
     const flat = b as string[];
     const fields: Record<string, string> = {};
@@ -109,24 +184,30 @@ export class RedisSessionStore implements SessionStore, SigningKeyStore {
     return { kind, session };
   }
 
-  async revokeSession(id: string, o: { ownerId?: string; until: number; now: number }): Promise<string | null> {
-    return this.#run(() => this.#redis.ghSessionRevokeOne(this.#p, id, o.ownerId ?? '', o.until, o.now));
+  async revokeSession(id: string, o: { ownerId: string; until: number; now: number }): Promise<string | null> {
+    const [p, anchor] = this.#ofUser(o.ownerId);
+    return this.#run(() => this.#redis.ghSessionRevokeOne(anchor, p, id, o.ownerId, o.until, o.now));
   }
 
   async revokeUserSessions(userId: string, o: { exceptId?: string; until: number; now: number }) {
-    return this.#run(() => this.#redis.ghSessionRevokeUser(this.#p, userId, o.exceptId ?? '', o.until, o.now));
+    const [p, anchor] = this.#ofUser(userId);
+    return this.#run(() => this.#redis.ghSessionRevokeUser(anchor, p, userId, o.exceptId ?? '', o.until, o.now));
   }
 
+  /** Every shard's list (a script each, sent at once), and the legacy layout's while entries remain there. */
   async listRevocations(now: number): Promise<Revocation[]> {
-    const key = `${this.#p}revoked`;
+    const anchors = [...SHARDS.map((shard) => this.#shard(shard)[1]), `${this.#prefix}revoked`];
     const replies = await this.#run(() =>
-      this.#redis.multi().zremrangebyscore(key, '-inf', now).zrange(key, 0, -1, 'WITHSCORES').exec(),
+      Promise.all(anchors.map((anchor) => this.#redis.ghSessionListRevoked(anchor, now))),
     );
-    const flat = (replies?.[1]?.[1] ?? []) as string[];
-    const entries: Revocation[] = [];
-    for (let j = 0; j + 1 < flat.length; j += 2)
-      entries.push({ session_id: flat[j] as string, until: Number(flat[j + 1]) });
-    return entries;
+    const until = new Map<string, number>();
+    for (const flat of replies) {
+      for (let j = 0; j + 1 < flat.length; j += 2) {
+        const id = flat[j] as string;
+        until.set(id, Math.max(until.get(id) ?? 0, Number(flat[j + 1])));
+      }
+    }
+    return [...until].map(([session_id, until]) => ({ session_id, until }));
   }
 
   async ping(): Promise<void> {
@@ -136,9 +217,9 @@ export class RedisSessionStore implements SessionStore, SigningKeyStore {
   async listKeys(): Promise<StoredKey[]> {
     const [keys, retired, until] = await this.#run(() =>
       Promise.all([
-        this.#redis.hgetall(`${this.#p}keys`),
-        this.#redis.hgetall(`${this.#p}keys:retired`),
-        this.#redis.hgetall(`${this.#p}keys:publish_until`),
+        this.#redis.hgetall(`${this.#k}keys`),
+        this.#redis.hgetall(`${this.#k}keys:retired`),
+        this.#redis.hgetall(`${this.#k}keys:publish_until`),
       ]),
     );
     return Object.entries(keys).map(([kid, json]) => {
@@ -155,14 +236,14 @@ export class RedisSessionStore implements SessionStore, SigningKeyStore {
 
   async activateKey(key: StoredKey, expectedActiveKid: string | null, now: number, publishUntil: number) {
     const { retired_at: _, publish_until: __, ...stored } = key;
-    const p = this.#p;
+    const p = this.#k;
     const keys = [`${p}keys`, `${p}keys:retired`, `${p}keys:active`, `${p}keys:publish_until`];
     const args = [expectedActiveKid ?? '', key.kid, JSON.stringify(stored), now, publishUntil];
     return (await this.#run(() => this.#redis.ghKeyActivate(...keys, ...args))) === 1;
   }
 
   async deleteKey(kid: string): Promise<void> {
-    const p = this.#p;
+    const p = this.#k;
     const active = await this.#run(() => this.#redis.get(`${p}keys:active`));
     if (active === kid) return;
     await this.#run(() =>
@@ -176,7 +257,7 @@ export class RedisSessionStore implements SessionStore, SigningKeyStore {
   }
 
   async resealKey(kid: string, expectedSealed: string, sealed: string): Promise<boolean> {
-    const hash = `${this.#p}keys`;
+    const hash = `${this.#k}keys`;
     const json = await this.#run(() => this.#redis.hget(hash, kid));
     const stored = json === null ? undefined : parseJson(json);
     if (typeof stored !== 'object' || stored === null) return false;

@@ -33,6 +33,8 @@ export const isLive = (s: SessionRecord, now: number): boolean => s.expires_at >
  * with what it keeps.
  */
 export interface RefreshInput {
+  /** The shard the token names, or looked up for one from before shards (sessions.tokens.ts `shardOf`). */
+  shard: string;
   presentedHash: string;
   /** Hash of the presented token's child: issued when the presented token is active, looked up when it is rotated. */
   childHash: string;
@@ -74,7 +76,7 @@ export interface RefreshInput {
 export type RefreshOutcome =
   | { kind: 'rotated'; session: SessionRecord }
   | { kind: 'current'; session: SessionRecord }
-  | { kind: 'descend'; sessionId: string }
+  | { kind: 'descend'; sessionId: string; userId: string }
   | { kind: 'reused'; sessionId: string; userId: string; cause: 'replayed' | 'broken_chain' }
   | { kind: 'invalid' };
 
@@ -97,8 +99,8 @@ export interface Revocation {
 export interface SessionStore {
   /** Stores a new session and its first (active) refresh token, which dies unused at `session.idle_expires_at`. */
   createSession(session: SessionRecord, refreshHash: string): Promise<void>;
-  /** The live session, or null. */
-  getSession(id: string, now: number): Promise<SessionRecord | null>;
+  /** The user's live session of that id, or null. */
+  getSession(userId: string, id: string, now: number): Promise<SessionRecord | null>;
   /** The user's live sessions, newest first. */
   listSessions(userId: string, now: number): Promise<SessionRecord[]>;
   /**
@@ -107,14 +109,19 @@ export interface SessionStore {
    */
   refresh(input: RefreshInput): Promise<RefreshOutcome>;
   /**
-   * Revokes one session; with `ownerId`, only if that user owns it. Returns the
-   * owner's id, or null when there is no such session (of that owner).
+   * Revokes one session, if `ownerId` owns it (sessions are stored by their
+   * user). Returns the owner's id, or null when there is no such session of that owner.
    */
-  revokeSession(id: string, options: { ownerId?: string; until: number; now: number }): Promise<string | null>;
+  revokeSession(id: string, options: { ownerId: string; until: number; now: number }): Promise<string | null>;
   /** Revokes every session of the user except `exceptId`; returns the revoked ids. */
   revokeUserSessions(userId: string, options: { exceptId?: string; until: number; now: number }): Promise<string[]>;
   /** The unexpired revocation-list entries; expired ones are pruned. */
   listRevocations(now: number): Promise<Revocation[]>;
+  /**
+   * The shard of a refresh token issued before shards (its record moved by the
+   * Redis store's migration), or null when it has none (unknown: invalid).
+   */
+  legacyShard(tokenHash: string): Promise<string | null>;
   /** Resolves when the backend answers. */
   ping(): Promise<void>;
 }
