@@ -350,7 +350,8 @@ describe('Kubernetes manifests (infra/k8s)', () => {
             for (const [probe, path] of [
               ['startupProbe', '/healthz'],
               ['livenessProbe', '/healthz'],
-              ['readinessProbe', '/readyz'],
+              // The gateway's own readiness: a service behind the bus down must not empty the Service.
+              ['readinessProbe', name === 'gateway' ? '/readyz/gateway' : '/readyz'],
             ] as const) {
               const p = c[probe];
               assert.ok(p?.httpGet, `${where}: ${probe}`);

@@ -60,6 +60,34 @@ export const discoveryRoutes: FastifyPluginAsync<{
       async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()),
     );
 
+  // This gateway alone: may it take traffic? Its Redis answers and its revocation set is in sync
+  // (a gateway that lost NATS has reloaded it). Not the services behind the bus: their outage is
+  // every replica's, and failing this probe for it would take every gateway out of the load
+  // balancer (Kubernetes' readiness probe points here; /readyz is the whole stack's).
+  app.get(
+    '/readyz/gateway',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: "This gateway's readiness (its Redis, its revocation set), not the services'",
+        response: { 200: Type.Object({ status: Type.Literal('ready') }), 503: ErrorBody },
+      },
+    },
+    async (_request, reply) => {
+      const failing: string[] = [];
+      if (ctx.revocations.staleForMs() > 0) failing.push('revocation_set');
+      await pingStore().catch(() => failing.push('rate_limit_store'));
+      if (failing.length === 0) return { status: 'ready' as const };
+      reply.header('retry-after', '2');
+      return reply.code(503).send({
+        error: 'service_unavailable',
+        message: `not ready: ${failing.join(', ')}`,
+        details: failing.map((name) => ({ dependency: name })),
+      });
+    },
+  );
+
+  // The whole stack behind this gateway: every service answers over the bus, and its Redis.
   app.get('/readyz', { schema: { tags: ['operations'] } }, async (request, reply) => {
     const checks = await Promise.allSettled([
       ...HEALTH_SUBJECTS.map((subject) => ctx.busFor(request).request(subject, {}, { timeoutMs: READY_TIMEOUT_MS })),

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ERROR_CODES, type ErrorCode, WIRE_ERROR_CODES, WIRE_NAME, wireName } from '@gatehouse/contracts';
-import { AppError } from '@gatehouse/kit';
+import { AppError, Bus, createLogger, InProcessTransport, loadConfig } from '@gatehouse/kit';
+import { RecordingAuditSink } from '@gatehouse/kit/testing';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { bareGateway } from '../app.test-support.ts';
+import { buildGateway, MemoryRateLimitStore } from '../app.ts';
 import { HTTP_STATUS, sendError } from './errors.ts';
 
 // The gateway alone, with no service behind the bus: every error path of the edge.
@@ -67,6 +69,32 @@ test('a service that does not answer is 503 with Retry-After, quickly', async ()
 test('readiness is 503 while the services are missing, liveness is 200', async () => {
   assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
   assertErrorBody(await app.inject({ method: 'GET', url: '/readyz' }), 503, 'service_unavailable');
+});
+
+test("the gateway's own readiness ignores the services (every replica shares them), not its own parts", async () => {
+  // The services missing: the stack is not ready, this gateway is (what Kubernetes probes).
+  const own = await app.inject({ method: 'GET', url: '/readyz/gateway' });
+  assert.equal(own.statusCode, 200);
+  assert.deepEqual(own.json(), { status: 'ready' });
+  const { app: lost, revocations } = await buildGateway({
+    bus: new Bus(new InProcessTransport(), createLogger({ service: 'test', level: 'silent' }), { timeoutMs: 200 }),
+    log: createLogger({ service: 'test', level: 'silent' }),
+    config: loadConfig({}),
+    rateLimitStore: new MemoryRateLimitStore(),
+    audit: new RecordingAuditSink(),
+  });
+  try {
+    // It lost NATS and has not reloaded its revocation set: it may miss a sign-out, so no traffic.
+    revocations.markStale();
+    const res = await lost.inject({ method: 'GET', url: '/readyz/gateway' });
+    assertErrorBody(res, 503, 'service_unavailable');
+    assert.deepEqual((res.json() as { details: unknown }).details, [{ dependency: 'revocation_set' }]);
+    assert.equal(res.headers['retry-after'], '2');
+    revocations.markSynced(revocations.losses);
+    assert.equal((await lost.inject({ method: 'GET', url: '/readyz/gateway' })).statusCode, 200);
+  } finally {
+    await lost.close();
+  }
 });
 
 test('the OpenAPI document lists the routes', async () => {
