@@ -5,6 +5,7 @@ import { argon2Rate } from './argon2-loop.ts';
 import { type CpuSnapshot, spent as cpuSpent, snapshot } from './cpu.ts';
 import { type Delivery, realtimeDelivery } from './realtime-delivery.ts';
 import { refreshChains } from './refresh-chain.ts';
+import { soak, soakArgument } from './soak.ts';
 import { freePort, ROOT, spawnTs, startGatehouse, waitForOk } from './stack.ts';
 
 /**
@@ -23,6 +24,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /** Logins before the measured ones, so that every process on the path runs optimised code. */
 const LOGIN_WARMUP_SECONDS = 30;
 const mode = (process.argv.includes('--embedded') ? 'embedded' : 'stack') as 'stack' | 'embedded';
+// `pnpm bench -- --soak 10m`: the soak instead of the benchmark (soak.ts).
+const soakSeconds = soakArgument(process.argv.slice(2));
+if (soakSeconds !== null) process.exit(await soak(mode, soakSeconds));
 const PASSWORD = 'correct horse battery';
 const ARGON2 = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
 const UNMETERED = 'GET /auth/session, METRICS=false';
