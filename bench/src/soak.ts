@@ -186,7 +186,9 @@ async function run(gh: Awaited<ReturnType<typeof startGatehouse>>, mode: string,
     const idle = Object.fromEntries(names.map((name) => [name, rssMb(gh.pids[name])]));
     await new Promise((r) => setTimeout(r, 2000));
     const idleAfter = Object.fromEntries(names.map((name) => [name, rssMb(gh.pids[name])]));
-    console.log(`RSS before the soak (MB): ${names.map((n) => `${n} ${fmt(idleAfter[n] ?? idle[n] ?? null)}`).join(', ')}`);
+    console.log(
+      `RSS before the soak (MB): ${names.map((n) => `${n} ${fmt(idleAfter[n] ?? idle[n] ?? null)}`).join(', ')}`,
+    );
 
     const intervalSeconds = Math.max(5, Math.min(60, seconds / 10));
     const rows: {
