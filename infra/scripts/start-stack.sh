@@ -49,6 +49,9 @@ if ! [[ "$REPLICAS" =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 base_port="${PORT:-8080}"
+# One deployment, one issuer: every replica signs and checks tokens for the same PUBLIC_URL (by
+# default the first gateway's address, as a load balancer in front of them would be).
+export PUBLIC_URL="${PUBLIC_URL:-http://localhost:$base_port}"
 
 # Each service runs in its own session (setsid) so a Ctrl-C at the terminal reaches only this
 # script, which forwards it once: the services treat a second signal as "exit now".

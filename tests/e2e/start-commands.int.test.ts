@@ -227,6 +227,7 @@ describe('pnpm start:stack: every signal to pnpm stops all five services', () =>
       // The other replica serves meanwhile (a sign-up sent at the very instant of the kill may
       // still reach the dead one: it is not sent twice, so a retry is what a user does).
       let registered = 0;
+      let access = '';
       for (let attempt = 0; attempt < 3 && registered !== 201; attempt++) {
         const reg = await fetch(`${gateways[1]}/auth/register`, {
           method: 'POST',
@@ -234,9 +235,15 @@ describe('pnpm start:stack: every signal to pnpm stops all five services', () =>
           body: JSON.stringify({ email: `replica-${Date.now()}@example.com`, password: 'correct horse battery' }),
         });
         registered = reg.status;
-        await reg.arrayBuffer();
+        access = registered === 201 ? ((await reg.json()) as { access_token: string }).access_token : '';
+        if (registered !== 201) await reg.arrayBuffer();
       }
       assert.equal(registered, 201, 'the living replica signs up');
+      // One issuer for the deployment: both gateways accept the token one of them handed out.
+      for (const gateway of gateways) {
+        const session = await fetch(`${gateway}/auth/session`, { headers: { authorization: `Bearer ${access}` } });
+        assert.equal(session.status, 200, `${gateway}: ${await session.text()}`);
+      }
       const back = Date.now() + 30_000;
       while (!(running('identity').length === 2 && !running('identity').some(([p]) => p === victim))) {
         assert.ok(Date.now() < back, `the killed replica was not started again:\n${tail()}`);

@@ -388,15 +388,17 @@ function trustFunction(trust: Config['trustProxy']): boolean | string[] | ((addr
 }
 
 /**
- * Until the session service answers (or `stopped`): the gateway must not serve
- * without the revocation set, nor stop reloading it after a reconnect.
+ * Until the session and identity services answer (or `stopped`): the gateway must not serve
+ * without the revocation set, the projects and the keys, nor stop reloading them after a reconnect.
  */
 async function retry(fn: () => Promise<void>, log: Logger, stopped: () => boolean): Promise<void> {
   for (let attempt = 1; !stopped(); attempt++) {
     try {
       return await fn();
     } catch (err) {
-      if (attempt % 10 === 1) log.warn({ err, attempt }, 'waiting for the session service to load the revocation list');
+      if (attempt % 10 === 1) {
+        log.warn({ err, attempt }, 'waiting for the services to load the revocation list, projects and signing keys');
+      }
       await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2000)));
     }
   }
