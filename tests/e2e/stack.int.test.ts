@@ -346,6 +346,36 @@ describe('stack: several gateway replicas', () => {
     assert.equal((await b.get('/auth/session', access)).status, 401);
   });
 
+  test('a profile changed through one replica is served fresh by the other at the next request', async () => {
+    const a = client(gatewayA);
+    const b = client(gatewayB);
+    const reg = await a.post('/auth/register', { email: uniqueEmail('profile'), password: 'correct horse battery' });
+    const access = reg.body.access_token as string;
+    const userId = (reg.body.user as { id: string }).id;
+    const admin = await adminToken(gatewayA);
+    for (let i = 0; i < 20; i++) {
+      // Gateway B answers from its cache (twice: filled, then hit) ...
+      assert.equal((await b.get('/auth/me', access)).status, 200);
+      assert.equal((await b.get('/auth/me', access)).status, 200);
+      // ... until the change made through gateway A, by the user or by an admin, reaches it.
+      const change =
+        i % 2 === 0
+          ? await a.patch('/auth/me', { name: `Name ${i}`, metadata: { round: i } }, access)
+          : await a.patch(`/admin/users/${userId}`, { name: `Name ${i}`, email_verified: i % 4 === 1 }, admin);
+      assert.equal(change.status, 200, JSON.stringify(change.body));
+      const seen = await b.get('/auth/me', access);
+      assert.equal(seen.status, 200);
+      assert.equal(seen.body.name, `Name ${i}`, `round ${i}: gateway B served the profile before the change`);
+      assert.equal(seen.body.updated_at, change.body.updated_at);
+      if (i % 2 === 1) assert.equal(seen.body.email_verified, i % 4 === 1);
+      // The cached body is the User: none of identity's record fields (banned, has_password).
+      assert.equal('banned' in seen.body || 'has_password' in seen.body || 'project_id' in seen.body, false);
+    }
+    // A ban through A: the session is refused on B, cached profile or not.
+    await adminBan(gatewayA, userId);
+    assert.equal((await b.get('/auth/me', access)).status, 401);
+  });
+
   test('a replica started after a revocation loads it from the session service', async () => {
     const a = client(gatewayA);
     const reg = await a.post('/auth/register', { email: uniqueEmail(), password: 'correct horse battery' });

@@ -181,6 +181,8 @@ export function loadConfig(env: Env) {
     refreshTokenTtl: int(env, 'REFRESH_TOKEN_TTL', 604800, 1),
     sessionMaxAge: int(env, 'SESSION_MAX_AGE', 2592000, 1),
     refreshReuseInterval: int(env, 'REFRESH_REUSE_INTERVAL', 10, 0),
+    /** Seconds a gateway serves a user's cached profile (`GET /auth/me`) at most between events; 0: no cache. */
+    profileCacheTtl: int(env, 'PROFILE_CACHE_TTL', 30, 0),
     requireEmailVerification: bool(env, 'REQUIRE_EMAIL_VERIFICATION', false),
     adminEmail: env.ADMIN_EMAIL || undefined,
     adminPassword: env.ADMIN_PASSWORD || undefined,

@@ -10,6 +10,7 @@ import { apiKeyRoutes } from './account/api-keys.routes.ts';
 import { emailVerificationRoutes } from './account/email-verification.routes.ts';
 import { identityRoutes } from './account/identities.routes.ts';
 import { passwordRoutes } from './account/password.routes.ts';
+import { ProfileCache } from './account/profile-cache.ts';
 import { adminUserRoutes } from './admin/admin-users.routes.ts';
 import { auditRoutes } from './admin/audit.routes.ts';
 import { invitationRoutes } from './admin/invitations.routes.ts';
@@ -62,6 +63,7 @@ export interface Gateway {
   revocations: RevocationSet;
   verifier: TokenVerifier;
   keys: ApiKeyCache;
+  profiles: ProfileCache;
   projects: ProjectDirectory;
   /** This replica's realtime sockets (`GET /auth/events`), fed by the bus's user events. */
   realtime: RealtimeHub;
@@ -118,6 +120,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   });
   const origins = allowedOrigins(config);
   const keys = new ApiKeyCache();
+  const profiles = new ProfileCache({ ttlMs: config.profileCacheTtl * 1000 });
   const busFor = (request: { id: string }) => bus.for(request.id);
   const projects = new ProjectDirectory(parseAllowlist(config.redirectAllowlist));
   const { requireAuth, requireToken, requireAdminAuth } = authenticator({
@@ -135,6 +138,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     config,
     revocations,
     keys,
+    profiles,
     limits,
     origins,
     redirects: parseAllowlist(config.redirectAllowlist),
@@ -252,7 +256,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   await app.register(confirmRoutes);
   await app.register(discoveryRoutes, { ctx, verifier, pingStore: () => deps.rateLimitStore.ping() });
 
-  return { app, revocations, verifier, keys, projects, realtime };
+  return { app, revocations, verifier, keys, profiles, projects, realtime };
 }
 
 /**
@@ -263,10 +267,11 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
 export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
   const { bus, config, log } = deps;
   const gateway = await buildGateway(deps);
-  const { revocations, verifier, keys, projects, realtime } = gateway;
+  const { revocations, verifier, keys, profiles, projects, realtime } = gateway;
 
   bus.subscribe('events.session.revoked', (event) => {
     for (const id of event.session_ids) revocations.add(id, event.until);
+    profiles.dropUser(event.user_id);
     realtime.sessionsRevoked(event);
   });
   bus.subscribe('events.user.deleted', (event) => realtime.accountDeleted(event.user_id));
@@ -295,7 +300,10 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
     });
   });
   for (const subject of ['events.user.updated', 'events.user.deleted', 'events.user.password_changed'] as const) {
-    bus.subscribe(subject, (event) => keys.dropUser(event.user_id));
+    bus.subscribe(subject, (event) => {
+      keys.dropUser(event.user_id);
+      profiles.dropUser(event.user_id);
+    });
   }
   bus.subscribe('events.keys.rotated', (event) => verifier.refreshKeys(event.kid));
 
@@ -313,11 +321,13 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
   bus.transport.onDisconnect(() => {
     revocations.markStale();
     keys.clear();
+    profiles.clear();
   });
   let resyncing = false;
   bus.transport.onReconnect(() => {
     revocations.markStale();
     keys.clear();
+    profiles.clear();
     // One reload at a time; one running when the bus is lost again sees it and goes round again.
     if (resyncing) return;
     resyncing = true;
@@ -336,6 +346,7 @@ export async function startGateway(deps: GatewayDeps): Promise<{ app: FastifyIns
   const pruner = setInterval(() => {
     revocations.prune();
     keys.prune();
+    profiles.prune();
   }, 60_000);
   pruner.unref();
   const heartbeat = setInterval(() => realtime.heartbeat(), config.realtimePingInterval * 1000);

@@ -1,6 +1,7 @@
 import type { AuditEventType } from '@gatehouse/contracts';
 import { type AuditEventInput, type AuditSink, auditEvent, type Config, type RequestBus } from '@gatehouse/kit';
 import type { FastifyRequest } from 'fastify';
+import type { ProfileCache } from './account/profile-cache.ts';
 import type { ApiKeyCache } from './auth/api-key-cache.ts';
 import type { RequireAuth } from './auth/authenticate.ts';
 import type { RevocationSet } from './auth/revocations.ts';
@@ -19,6 +20,8 @@ export interface GatewayContext {
   revocations: RevocationSet;
   /** Verified API keys, by hash: revoke here at once (the event reaches the other replicas). */
   keys: ApiKeyCache;
+  /** `GET /auth/me`'s answers by user, dropped by the user and session events (account/profile-cache.ts). */
+  profiles: ProfileCache;
   limits: SignInLimits;
   /** A token or an API key. */
   requireAuth: RequireAuth;

@@ -68,7 +68,9 @@ export async function openSession(
     project_id: user.project_id,
     user_id: user.id,
   });
-  // Every method's sign-in (and sign-up) ends here, once its session exists.
+  // Every method's sign-in (and sign-up) ends here, once its session exists. The user's session
+  // set changed: their profile is read afresh at the next GET /auth/me on this replica.
+  ctx.profiles.dropUser(user.id);
   const proof = signInProofOf(amr);
   metrics.signIns.inc({ method: proof.method ?? 'unknown', outcome: 'success' });
   recordAudit(ctx, request, {

@@ -213,7 +213,14 @@ export class UsersService {
     try {
       const passwordHash = await this.#deps.passwords.hash(password);
       // Guarded on the hash just verified: a password changed meanwhile must not be overwritten.
-      await this.#deps.store.update(user.project_id, user.id, { passwordHash }, { passwordHash: verifiedHash });
+      const row = await this.#deps.store.update(
+        user.project_id,
+        user.id,
+        { passwordHash },
+        { passwordHash: verifiedHash },
+      );
+      // Its updated_at moved: the gateways' cached profiles are read again.
+      if (row) await this.#deps.events.changed('events.user.updated', row);
     } catch (err) {
       this.#deps.log.warn({ err, userId: user.id }, 'could not rehash a password');
     }
