@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { oauthProviders } from './oauth-config.ts';
 
@@ -183,6 +184,8 @@ export function loadConfig(env: Env) {
     refreshReuseInterval: int(env, 'REFRESH_REUSE_INTERVAL', 10, 0),
     /** Seconds a gateway serves a user's cached profile (`GET /auth/me`) at most between events; 0: no cache. */
     profileCacheTtl: int(env, 'PROFILE_CACHE_TTL', 30, 0),
+    /** Worker threads a gateway checks new tokens' signatures on (one per core, at most 4); 0: on its event loop. */
+    verifyThreads: int(env, 'VERIFY_THREADS', Math.min(4, availableParallelism()), 0),
     requireEmailVerification: bool(env, 'REQUIRE_EMAIL_VERIFICATION', false),
     adminEmail: env.ADMIN_EMAIL || undefined,
     adminPassword: env.ADMIN_PASSWORD || undefined,

@@ -110,7 +110,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     issuer: config.publicUrl,
     // A kid the gateway does not know is passed on, so the session service reads it through.
     source: async (kid) => (await bus.request('session.jwks.get', kid && kid.length <= 256 ? { kid } : {})).keys,
+    threads: config.verifyThreads,
   });
+  app.addHook('onClose', () => verifier.close());
   const limits = new SignInLimits(deps.rateLimitStore, {
     perIpPerMinute: config.rateLimitPerIpPerMinute,
     failuresPerAccount: config.loginFailuresPerAccount,

@@ -1,6 +1,6 @@
 import { type AccessClaims, AccessClaims as AccessClaimsSchema, type Jwk } from '@gatehouse/contracts';
 import { AppError, validate } from '@gatehouse/kit';
-import { createLocalJWKSet, type JWTVerifyGetKey, errors as joseErrors, jwtVerify } from 'jose';
+import { VerifyThreads, type VerifyThreadsOptions } from './verify-threads.ts';
 
 /**
  * Where the verifier gets the public keys from (the session service's JWKS
@@ -19,26 +19,34 @@ const JWKS_MAX_AGE_MS = 60_000;
  *
  * An asymmetric signature check costs ~100 µs, which would cap the gateway far
  * below a bare route, so verified tokens are cached by their whole string
- * until their `exp` (bounded; the oldest entry goes first). Revocation is not
- * the cache's concern: the caller checks the revocation set on every request.
+ * until their `exp` (bounded; the oldest entry goes first). The checks of new
+ * tokens run on worker threads when they come in bursts (verify-threads.ts),
+ * with fast-jwt (signature, algorithm, issuer); expiry and audience are
+ * checked here against this verifier's clock. Revocation is not the cache's
+ * concern: the caller checks the revocation set on every request.
  */
 export class TokenVerifier {
   readonly #source: JwksSource;
   readonly #issuer: string;
-  readonly #algorithms: string[];
   readonly #now: () => number;
   readonly #cache = new Map<string, AccessClaims>();
-  #keys: JWTVerifyGetKey | undefined;
+  readonly #threads: VerifyThreads;
+  #loaded = false;
   #kids = new Set<string>();
   #published: Jwk[] | undefined;
   #lastRefresh = 0;
   #refreshing: Promise<void> | undefined;
 
-  constructor(options: { source: JwksSource; issuer: string; now?: () => number }) {
+  constructor(options: { source: JwksSource; issuer: string; now?: () => number } & VerifyThreadsOptions) {
     this.#source = options.source;
     this.#issuer = options.issuer;
-    this.#algorithms = ['ES256', 'EdDSA'];
     this.#now = options.now ?? Date.now;
+    this.#threads = new VerifyThreads(options);
+  }
+
+  /** Stops the verification threads. */
+  close(): Promise<void> {
+    return this.#threads.close();
   }
 
   /** Loads the JWKS now (at start, and when the session service announces a rotation to `kid`). */
@@ -46,7 +54,8 @@ export class TokenVerifier {
     this.#refreshing ??= (async () => {
       try {
         const keys = await this.#source(kid);
-        this.#keys = createLocalJWKSet({ keys });
+        this.#threads.setKeys(keys, this.#issuer);
+        this.#loaded = true;
         this.#kids = new Set(keys.map((k) => k.kid));
         this.#published = keys;
         this.#lastRefresh = this.#now();
@@ -101,25 +110,24 @@ export class TokenVerifier {
   }
 
   async #verifySignature(token: string, audience: string): Promise<AccessClaims> {
-    if (!this.#keys) await this.refreshKeys();
+    if (!this.#loaded) await this.refreshKeys();
     const kid = kidOf(token);
     // A kid we have not seen: the session service may have rotated. Reload, but
     // not more often than every few seconds, so junk tokens cannot hammer it.
     if (kid && !this.#kids.has(kid) && this.#now() - this.#lastRefresh > JWKS_REFRESH_MIN_INTERVAL_MS) {
       await this.refreshKeys(kid);
     }
+    const payload = await this.#threads.check(kid, token);
+    if (payload === null) throw new AppError('unauthorized', 'the access token is not valid');
+    let claims: AccessClaims;
     try {
-      const { payload } = await jwtVerify(token, this.#keys as JWTVerifyGetKey, {
-        issuer: this.#issuer,
-        audience,
-        algorithms: this.#algorithms,
-        currentDate: new Date(this.#now()),
-      });
-      return validate(AccessClaimsSchema, payload, 'access token claims');
+      claims = validate(AccessClaimsSchema, payload, 'access token claims');
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new AppError('token_expired', 'the access token has expired');
       throw new AppError('unauthorized', 'the access token is not valid', { cause: err });
     }
+    if (claims.exp <= this.#now() / 1000) throw new AppError('token_expired', 'the access token has expired');
+    if (claims.aud !== audience) throw new AppError('unauthorized', 'the access token is not valid here');
+    return claims;
   }
 }
 
