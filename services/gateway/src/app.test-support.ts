@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-// Test support only: the gateway on an in-process bus, with nothing or with stand-in services behind it.
 import { randomUUID } from 'node:crypto';
 import {
   DEFAULT_PROJECT_ID,
@@ -22,6 +21,8 @@ import {
 import { RecordingAuditSink } from '@gatehouse/kit/testing';
 import type { FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+// Test support only: the gateway on an in-process bus, with nothing or with stand-in services behind it.
+import type { ProfileCache } from './account/profile-cache.ts';
 import { buildGateway, MemoryRateLimitStore } from './app.ts';
 import type { RevocationSet } from './auth/revocations.ts';
 import type { ProjectDirectory } from './projects/project-directory.ts';
@@ -113,6 +114,8 @@ export interface StandInGateway {
   /** The realtime sockets (the events the bus would bring are fed to it by the test). */
   realtime: RealtimeHub;
   revocations: RevocationSet;
+  /** The profile cache (the user events, which no stand-in sends, would drop its entries). */
+  profiles: ProfileCache;
   close(): Promise<void>;
 }
 
@@ -191,7 +194,7 @@ export async function gatewayWith(standIns: StandIns, env: Record<string, string
     bus.serve(subject, recorded as never);
   }
   const audit = new RecordingAuditSink();
-  const { app, verifier, projects, realtime, revocations } = await buildGateway({
+  const { app, verifier, projects, realtime, revocations, profiles } = await buildGateway({
     bus,
     log,
     config,
@@ -213,6 +216,7 @@ export async function gatewayWith(standIns: StandIns, env: Record<string, string
     audit,
     realtime,
     revocations,
+    profiles,
     close: () => app.close(),
   };
 }

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { DeleteMeBody, NoContent, PatchMeBody, User } from '@gatehouse/contracts';
-import type { FastifyReply } from 'fastify';
 import { authOf, refuseApiKey, requireAuthFor } from '../auth/authenticate.ts';
 import { signedInRecently } from '../auth/step-up.ts';
 import { type GatewayContext, markRevoked, recordAudit } from '../gateway-context.ts';
@@ -9,28 +8,22 @@ import { errorResponses } from '../http/error-responses.ts';
 
 const errors = errorResponses(400, 401, 403, 404, 429, 503);
 
-/** A body serialized already (a string is sent as it is, past the route's serializer). */
-function sendJson(reply: FastifyReply, json: string): FastifyReply {
-  return reply.type('application/json; charset=utf-8').send(json);
-}
-
 /** The signed-in user's own account: read, update, delete. */
 export const accountRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> = async (app, { ctx }) => {
   requireAuthFor(app, ctx.requireAuth, ctx);
 
-  app.get('/auth/me', { schema: { tags: ['account'], response: { 200: User, ...errors } } }, async (request, reply) => {
+  app.get('/auth/me', { schema: { tags: ['account'], response: { 200: User, ...errors } } }, async (request) => {
     const { claims, projectId } = authOf(request);
     // Served from this gateway's memory while no event said the user changed (profile-cache.ts).
     const cached = ctx.profiles.get(projectId, claims.sub);
-    if (cached !== undefined) return sendJson(reply, cached);
+    if (cached) return cached;
     const ticket = ctx.profiles.ticket();
     const { user } = await ctx
       .busFor(request)
       .request('identity.user.get', { project_id: projectId, user_id: claims.sub });
-    // The route's own serializer: the User, none of the record's other fields.
-    const json = reply.serialize(user) as string;
-    ctx.profiles.put(projectId, claims.sub, json, ticket);
-    return sendJson(reply, json);
+    ctx.profiles.put(projectId, claims.sub, user, ticket);
+    // The route's serializer writes the User's fields only, none of the record's others.
+    return user;
   });
 
   app.patch(

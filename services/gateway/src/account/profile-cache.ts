@@ -1,3 +1,5 @@
+import type { UserRecord } from '@gatehouse/contracts';
+
 /** What the cache may hold at most, in bytes of JSON (a profile's metadata may reach 16 KiB). */
 export const PROFILE_CACHE_MAX_BYTES = 16 * 1024 * 1024;
 /** How long a drop is remembered: longer than any bus request a fill waits on may take. */
@@ -7,8 +9,10 @@ const MAX_DROPS = 100_000;
 
 interface Entry {
   projectId: string;
-  /** The answer's body, as `GET /auth/me` serializes it. */
-  json: string;
+  /** The user as identity answered it. */
+  user: UserRecord;
+  /** Its size as the bound counts it: its JSON, two bytes a character. */
+  bytes: number;
   until: number;
 }
 
@@ -20,7 +24,8 @@ export interface ProfileCacheOptions {
 }
 
 /**
- * `GET /auth/me`'s answers, by user, kept exact by the user events (profile, email verified,
+ * Users as identity answered them, by id: `GET /auth/me`'s answer, and what a refresh checks
+ * (the account still exists and is not banned) and answers, kept exact by the user events (profile, email verified,
  * role, ban, deletion, password, a factor turned on or off) and the session events every
  * gateway receives: a user's entry is dropped on any of them, and on a session opened here. A
  * fill that was being fetched when its user was dropped is not kept (the drop's sequence number
@@ -46,15 +51,15 @@ export class ProfileCache {
     this.#now = options.now ?? Date.now;
   }
 
-  /** The cached body of this user's profile, when it is fresh; else undefined (ask identity). */
-  get(projectId: string, userId: string): string | undefined {
+  /** The user, when the entry is fresh; else undefined (ask identity). */
+  get(projectId: string, userId: string): UserRecord | undefined {
     const entry = this.#entries.get(userId);
     if (!entry) return undefined;
     if (entry.until <= this.#now() || entry.projectId !== projectId) {
       this.#delete(userId, entry);
       return undefined;
     }
-    return entry.json;
+    return entry.user;
   }
 
   /** Take it before asking identity, and hand it to `put` with the answer. */
@@ -63,11 +68,11 @@ export class ProfileCache {
   }
 
   /** Keeps identity's answer, unless the user was dropped (or everything cleared) since `ticket`. */
-  put(projectId: string, userId: string, json: string, ticket: number): void {
+  put(projectId: string, userId: string, user: UserRecord, ticket: number): void {
     if (this.#ttlMs <= 0 || ticket < this.#clearedAt) return;
     const dropped = this.#drops.get(userId);
     if (dropped && dropped.seq > ticket) return;
-    const size = json.length * 2;
+    const size = JSON.stringify(user).length * 2;
     if (size > this.#maxBytes / 16) return;
     const old = this.#entries.get(userId);
     if (old) this.#delete(userId, old);
@@ -76,7 +81,7 @@ export class ProfileCache {
       if (oldest.done) break;
       this.#delete(oldest.value[0], oldest.value[1]);
     }
-    this.#entries.set(userId, { projectId, json, until: this.#now() + this.#ttlMs });
+    this.#entries.set(userId, { projectId, user, bytes: size, until: this.#now() + this.#ttlMs });
     this.#bytes += size;
   }
 
@@ -126,6 +131,6 @@ export class ProfileCache {
 
   #delete(userId: string, entry: Entry): void {
     this.#entries.delete(userId);
-    this.#bytes -= entry.json.length * 2;
+    this.#bytes -= entry.bytes;
   }
 }

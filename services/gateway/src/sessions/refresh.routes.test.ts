@@ -89,6 +89,22 @@ describe('POST /auth/refresh', () => {
     });
   });
 
+  test('the account comes from the profile cache while no event said it changed; a ban, once its event drops it, ends the session', async () => {
+    const setup: Setup = { user: userRecord('cached@example.com'), sessionId: randomUUID() };
+    await withRefresh(setup, async (gw) => {
+      for (let i = 0; i < 3; i++) assert.equal((await refresh(gw, { refresh_token: REFRESH })).statusCode, 200);
+      assert.equal(gw.callsTo('identity.user.get').length, 1, 'identity asked once, the cache after');
+      const user = setup.user as UserRecord;
+      setup.user = { ...user, banned: true };
+      gw.profiles.dropUser(user.id); // what events.user.updated does on every gateway
+      const res = await refresh(gw, { refresh_token: REFRESH });
+      assert.equal(res.statusCode, 401, res.body);
+      assert.equal(res.json().error, 'invalid_grant');
+      assert.equal(gw.callsTo('identity.user.get').length, 2);
+      assert.equal(gw.callsTo('session.session.revoke').length, 1);
+    });
+  });
+
   for (const [what, user] of [
     ['deleted (not_found)', new AppError('not_found', 'no such user')],
     ['banned', userRecord('banned@example.com', { banned: true })],

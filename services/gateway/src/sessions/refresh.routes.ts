@@ -36,13 +36,21 @@ export const refreshRoutes: FastifyPluginAsyncTypebox<{ ctx: GatewayContext }> =
         refresh_token: refreshToken,
         project_id: projectId,
       });
-      const user = await bus
-        .request('identity.user.get', { project_id: tokens.project_id, user_id: tokens.user_id })
-        .then((r) => r.user)
-        .catch((err) => {
-          if (isAppError(err, 'not_found')) return null;
-          throw err;
-        });
+      // The account must still exist and not be banned: as this gateway's profile cache knows it
+      // (exact by the user events, which a ban or a deletion sends), else as identity answers.
+      const ticket = ctx.profiles.ticket();
+      const user =
+        ctx.profiles.get(tokens.project_id, tokens.user_id) ??
+        (await bus
+          .request('identity.user.get', { project_id: tokens.project_id, user_id: tokens.user_id })
+          .then((r) => {
+            ctx.profiles.put(tokens.project_id, tokens.user_id, r.user, ticket);
+            return r.user;
+          })
+          .catch((err) => {
+            if (isAppError(err, 'not_found')) return null;
+            throw err;
+          }));
       if (!user || user.banned) {
         // The account is gone or banned: this session must not live on.
         await bus
