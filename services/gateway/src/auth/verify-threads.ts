@@ -130,7 +130,11 @@ export class VerifyThreads {
   }
 
   #spawn(): Thread {
-    const worker = new Worker(new URL('./jwt-check.mjs', import.meta.url));
+    // A small heap: a thread holds no state beyond the keys, and V8 would otherwise grow its young
+    // generation to tens of MB under a burst of checks (the gateway's RSS, times the threads).
+    const worker = new Worker(new URL('./jwt-check.mjs', import.meta.url), {
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+    });
     worker.unref();
     const thread: Thread = { worker, jobs: new Map() };
     worker.postMessage(this.#keys);
