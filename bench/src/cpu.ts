@@ -66,3 +66,52 @@ export function spent(before: CpuSnapshot, after: CpuSnapshot): Map<string, numb
   }
   return byWho;
 }
+
+/** A process's resident set in MB, or null when it has gone (or there is no /proc). */
+export function rssMb(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kb ? Number(kb) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The highest RSS of each named process while `sampling` is on (every 250 ms), and the RSS now:
+ * the memory a process holds under load, and once the load is over.
+ */
+export class RssSampler {
+  readonly #named: Record<string, number | undefined>;
+  readonly peak = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(named: Record<string, number | undefined>) {
+    this.#named = named;
+  }
+
+  set sampling(on: boolean) {
+    if (on && !this.#timer) {
+      this.#timer = setInterval(() => this.#sample(), 250);
+      this.#timer.unref();
+    } else if (!on && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      this.#sample();
+    }
+  }
+
+  now(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [who, pid] of Object.entries(this.#named)) {
+      const mb = rssMb(pid);
+      if (mb !== null) out.set(who, mb);
+    }
+    return out;
+  }
+
+  #sample(): void {
+    for (const [who, mb] of this.now()) this.peak.set(who, Math.max(this.peak.get(who) ?? 0, mb));
+  }
+}

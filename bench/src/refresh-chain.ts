@@ -9,6 +9,8 @@ export async function refreshChains(
   url: string,
   tokens: string[],
   seconds: number,
+  /** Where to keep the access tokens the refreshes hand out (never used yet: cold tokens). */
+  collect?: string[],
 ): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: tokens.length });
   const end = Date.now() + seconds * 1000;
@@ -46,7 +48,9 @@ export async function refreshChains(
         errors++;
         return; // a broken chain stays broken: count it and stop this worker
       }
-      token = (JSON.parse(res.body) as { refresh_token: string }).refresh_token;
+      const answer = JSON.parse(res.body) as { refresh_token: string; access_token: string };
+      token = answer.refresh_token;
+      collect?.push(answer.access_token);
     }
   };
   const started = performance.now();

@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rssMb } from './cpu.ts';
 import { ROOT, startGatehouse } from './stack.ts';
 
 /**
@@ -51,16 +52,6 @@ export function soakArgument(argv: string[]): number | null {
   if (at < 0) return null;
   const value = args[at]?.includes('=') ? args[at]?.split('=')[1] : args[at + 1];
   return parseDuration(value ?? '10m');
-}
-
-function rssMb(pid: number | undefined): number | null {
-  if (!pid) return null;
-  try {
-    const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Number(kb) / 1024 : null;
-  } catch {
-    return null;
-  }
 }
 
 const quantile = (sorted: number[], q: number) =>

@@ -9,8 +9,17 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 
 export { freePort };
 
+/**
+ * `BENCH_CPU_PROF=dir`: every process writes a V8 CPU profile there when it exits (named after
+ * its entry; open it in Chrome's DevTools or read it with bench/src/profile-top.ts).
+ */
+const PROFILE_DIR = process.env.BENCH_CPU_PROF;
+
 export function spawnTs(entry: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const name = entry.split('/').slice(-3, -2)[0] ?? 'process';
+  // A directory per process: V8 names each thread's file (the main thread's and tsx's loader's).
+  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${name}-${Date.now()}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
