@@ -1,5 +1,14 @@
 import { connect, type Socket } from 'node:net';
 
+/** What one measurement found: its rate, latencies, failures and requests (or hashes) completed. */
+export interface Measured {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  count: number;
+}
+
 /**
  * A lean load generator for requests that differ one from the next (a token used once each):
  * every request's bytes are built before the clock starts, and each of `connections` keep-alive
@@ -13,7 +22,7 @@ export async function sendEach(
   count: number,
   connections = 50,
   deadlineMs = 120_000,
-): Promise<{ rps: number; p50: number; p99: number; errors: number; count: number }> {
+): Promise<Measured> {
   const target = new URL(url);
   const port = Number(target.port || 80);
   const requests = Array.from({ length: count }, (_, i) => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { sendEach } from './raw-load.ts';
+import { type Measured, sendEach } from './raw-load.ts';
 import { refreshChains } from './refresh-chain.ts';
 import { ROOT } from './stack.ts';
 
@@ -73,15 +73,10 @@ export function remoteArgument(argv: string[]): RemoteOptions | null {
   };
 }
 
-interface Row {
+/** `errors`: answers that were not 2xx (429s included); `limited`: the 429s. */
+interface Row extends Measured {
   name: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  /** Answers that were not 2xx (429s included). */
-  errors: number;
   limited: number;
-  count: number;
   /** CPU ms per request by process, where the process reports its CPU. */
   cpu: Record<string, number>;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { argon2Rate } from './argon2-loop.ts';
 import { type CpuSnapshot, spent as cpuSpent, RssSampler, snapshot } from './cpu.ts';
-import { sendEach } from './raw-load.ts';
+import { type Measured, sendEach } from './raw-load.ts';
 import { type Delivery, realtimeDelivery } from './realtime-delivery.ts';
 import { refreshChains } from './refresh-chain.ts';
 import { remoteArgument, remoteBench, UsageError } from './remote.ts';
@@ -55,14 +55,8 @@ const RAW_VERIFY = 'raw ES256 verify (node:crypto)';
 const TARGETS = { sessionVsBare: 0.6, meVsBare: 0.25, refresh: 3000, loginVsArgon2: 0.9, coldVsVerify: 0.9 };
 const RSS_LIMIT_MB = { gatewayUnderLoad: 150, embeddedIdle: 300 };
 
-interface Row {
+interface Row extends Measured {
   name: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  /** Requests (or hashes) completed. */
-  count: number;
 }
 
 async function load(name: string, opts: autocannon.Options): Promise<Row> {
