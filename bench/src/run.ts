@@ -8,7 +8,7 @@ import { type Delivery, realtimeDelivery } from './realtime-delivery.ts';
 import { refreshChains } from './refresh-chain.ts';
 import { remoteArgument, remoteBench, UsageError } from './remote.ts';
 import { soak, soakArgument } from './soak.ts';
-import { freePort, ROOT, spawnTs, startGatehouse, waitForOk } from './stack.ts';
+import { freePort, ROOT, spawnNode, startGatehouse, waitForOk } from './stack.ts';
 import { verifyRate } from './verify-loop.ts';
 
 /**
@@ -102,7 +102,7 @@ async function json(url: string, body: unknown): Promise<Record<string, unknown>
 }
 
 const barePort = await freePort();
-const bare = spawnTs('bench/src/bare-server.ts', { PORT: String(barePort) });
+const bare = spawnNode('bench/src/bare-server.ts', { PORT: String(barePort) });
 await waitForOk(`http://127.0.0.1:${barePort}/bare`);
 const gh = await startGatehouse(mode);
 const rows: Row[] = [];

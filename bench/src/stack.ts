@@ -15,11 +15,16 @@ export { freePort };
  */
 const PROFILE_DIR = process.env.BENCH_CPU_PROF;
 
-export function spawnTs(entry: string, env: Record<string, string>): ChildProcess {
+/**
+ * Starts `node entry`: a bundle (`.mjs`, built by infra/scripts/build.mjs, which bench.sh runs
+ * first) as deployments run it, or a TypeScript file through tsx (the bench's own servers).
+ */
+export function spawnNode(entry: string, env: Record<string, string>): ChildProcess {
   const name = entry.split('/').slice(-3, -2)[0] ?? 'process';
-  // A directory per process: V8 names each thread's file (the main thread's and tsx's loader's).
+  // A directory per process: V8 names each thread's file (the main thread's and its workers').
   const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/${name}-${Date.now()}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
+  const loader = entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...profile, ...loader, entry], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -67,7 +72,7 @@ export async function startGatehouse(mode: 'stack' | 'embedded'): Promise<{
   let cleanup = () => {};
   if (mode === 'embedded') {
     const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
-    const child = spawnTs('apps/embedded/src/main.ts', {
+    const child = spawnNode('apps/embedded/dist/main.mjs', {
       ...BENCH_ENV,
       ...embeddedEnv(port, dataDir),
     });
@@ -103,14 +108,14 @@ export async function startGatehouse(mode: 'stack' | 'embedded'): Promise<{
     };
     execFileSync('redis-cli', ['-u', env.REDIS_URL, 'FLUSHDB']);
     for (const svc of ['identity', 'session', 'mfa', 'mailer', 'gateway']) {
-      const child = spawnTs(`services/${svc}/src/main.ts`, env);
+      const child = spawnNode(`services/${svc}/dist/main.mjs`, env);
       children.push(child);
       pids[svc] = child.pid;
     }
     // A second gateway replica behind the same public URL, without metrics: GET /auth/session on it
     // against gateway A shows what the metrics cost; it also holds sockets for the realtime delivery.
     const portB = await freePort();
-    const gatewayB = spawnTs('services/gateway/src/main.ts', { ...env, PORT: String(portB), METRICS: 'false' });
+    const gatewayB = spawnNode('services/gateway/dist/main.mjs', { ...env, PORT: String(portB), METRICS: 'false' });
     children.push(gatewayB);
     pids['gateway b'] = gatewayB.pid;
     gateways.push(`http://127.0.0.1:${portB}`);

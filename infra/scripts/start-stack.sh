@@ -53,6 +53,9 @@ base_port="${PORT:-8080}"
 # default the first gateway's address, as a load balancer in front of them would be).
 export PUBLIC_URL="${PUBLIC_URL:-http://localhost:$base_port}"
 
+# The processes run the bundles (plain JavaScript, see build.mjs), built from the sources each start.
+node infra/scripts/build.mjs gateway identity session mfa mailer
+
 # Each service runs in its own session (setsid) so a Ctrl-C at the terminal reaches only this
 # script, which forwards it once: the services treat a second signal as "exit now".
 source infra/scripts/supervise.sh
@@ -63,7 +66,7 @@ start() { # name service env...
   shift 2
   # The process substitution keeps $! the node pid (a pipe would give awk's); awk flushes each
   # line and ignores Ctrl-C, so it still prints the service's shutdown logs.
-  "${supervise_detach[@]}" env "$@" node --import tsx "services/$service/src/main.ts" \
+  "${supervise_detach[@]}" env "$@" node "services/$service/dist/main.mjs" \
     > >(trap '' INT HUP && exec awk -v p="[$name] " '{ print p $0; fflush() }') 2>&1 &
   children[$!]=$name
   replica_env[$name]="$service $*"

@@ -7,9 +7,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 source infra/scripts/ensure-pnpm.sh
 source infra/scripts/supervise.sh
 
+# The process runs the bundle (plain JavaScript, see build.mjs), built from the sources each start.
+node infra/scripts/build.mjs embedded
+
 supervise_traps
 # Not `exec`: pnpm's SIGTERM would reach only its `sh -c` child, and leave the server running.
-"${supervise_detach[@]}" node --import tsx apps/embedded/src/main.ts &
+"${supervise_detach[@]}" node apps/embedded/dist/main.mjs &
 children[$!]=gatehouse
 supervise_watchdog
 

@@ -144,7 +144,7 @@ describe('pnpm start (embedded): every signal to pnpm stops the server', () => {
   for (const [signal, target] of CASES) {
     test(`${signal} to ${target}`, async () => {
       const env = { DATA_DIR: join(dir, signal) };
-      await signalEndsEverything('start', env, signal, target, [/apps\/embedded\/src\/main\.ts/]);
+      await signalEndsEverything('start', env, signal, target, [/apps\/embedded\/dist\/main\.mjs/]);
     });
   }
 });
@@ -205,7 +205,7 @@ describe('pnpm start:stack: every signal to pnpm stops all five services', () =>
         () => false,
       );
     const running = (service: string) =>
-      [...descendants(pid).entries()].filter(([, args]) => args.includes(`services/${service}/src/main.ts`));
+      [...descendants(pid).entries()].filter(([, args]) => args.includes(`services/${service}/dist/main.mjs`));
     let started = new Map<number, string>();
     try {
       const deadline = Date.now() + 120_000;
@@ -267,7 +267,7 @@ describe('pnpm start:stack: every signal to pnpm stops all five services', () =>
   });
 
   const services = ['identity', 'session', 'mfa', 'mailer', 'gateway'].map(
-    (name) => new RegExp(`services/${name}/src/main\\.ts`),
+    (name) => new RegExp(`services/${name}/dist/main\\.mjs`),
   );
   // The slow ones (five services to start each time): what pnpm alone gets.
   for (const [signal, target] of CASES.filter(([s]) => s === 'SIGTERM' || s === 'SIGKILL')) {

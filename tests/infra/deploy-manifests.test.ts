@@ -16,7 +16,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -368,7 +369,7 @@ describe('Kubernetes manifests (infra/k8s)', () => {
             assert.equal(c.securityContext?.capabilities?.add, undefined, `${where}: no capability added`);
             assert.equal(c.securityContext?.privileged, undefined, `${where}: not privileged`);
             const tmpMount = c.volumeMounts?.find((m) => m.mountPath === '/tmp');
-            assert.ok(tmp && tmpMount?.name === tmp.name, `${where}: /tmp on an emptyDir (tsx's cache)`);
+            assert.ok(tmp && tmpMount?.name === tmp.name, `${where}: /tmp on an emptyDir`);
             if (name !== 'gateway') assert.equal(env(c, 'OPS_PORT')?.value, '9090', `${where}: OPS_PORT`);
             // Credentials come from Secrets only; SECRET_KEY only where it is read.
             for (const key of ['SECRET_KEY', 'SECRET_KEY_PREVIOUS', 'DATABASE_URL', 'REDIS_URL', 'SMTP_URL']) {
@@ -703,16 +704,52 @@ describe('docker-compose.yml', () => {
 describe('infra/docker/Dockerfile', () => {
   const dockerfile = readFileSync(join(root, 'infra/docker/Dockerfile'), 'utf8');
 
-  it('production dependencies only, tsx among them, a non-root user, a HEALTHCHECK', () => {
+  it('runs the bundle on production dependencies only, a non-root user, a HEALTHCHECK', () => {
     assert.match(dockerfile, /pnpm install --frozen-lockfile --prod/);
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-      dependencies?: Record<string, string>;
-    };
-    assert.ok(pkg.dependencies?.tsx, 'tsx, the runtime loader, is a production dependency');
+    // The bundles are built in a stage of their own (every dependency, the sources) and only they
+    // reach the runtime: no sources, no TypeScript loader.
+    assert.match(dockerfile, /^FROM \S+ AS build$[\s\S]*^RUN pnpm build$/m);
+    const runtime = dockerfile.slice(dockerfile.search(/^FROM \S+ AS runtime$/m));
+    assert.match(runtime, /^COPY --from=build \/app\/services\/\$\{SERVICE\}\/dist /m);
+    assert.match(runtime, /^COPY --from=build \/app\/apps\/cli\/dist /m, 'the CLI (keys rotate)');
+    assert.doesNotMatch(runtime, /^COPY (packages|services|apps) /m, 'no sources in the runtime');
+    assert.doesNotMatch(runtime, /tsx/, 'no TypeScript loader');
     const users = [...dockerfile.matchAll(/^USER (\S+)/gm)].map((m) => m[1]);
     assert.ok(users.length > 0 && users.every((u) => u !== 'root' && u !== '0' && !u?.startsWith('0:')), 'USER');
     assert.match(dockerfile, /^HEALTHCHECK .*\n?.*healthcheck\.mjs/m);
     assert.match(dockerfile, /^ARG SERVICE$/m);
-    assert.match(dockerfile, /CMD exec node --import tsx "services\/\$\{SERVICE\}\/src\/main\.ts"/);
+    assert.match(dockerfile, /CMD exec node "services\/\$\{SERVICE\}\/dist\/main\.mjs"/);
+  });
+
+  it('pnpm build writes each bundle with the files it reads beside itself, importing only the externals', () => {
+    // Into a directory of its own: what runs from the dist/ directories is left alone.
+    const out = mkdtempSync(join(tmpdir(), 'gatehouse-build-'));
+    after(() => rmSync(out, { recursive: true, force: true }));
+    const built = spawnSync(process.execPath, ['infra/scripts/build.mjs', '--out', out, 'gateway', 'mailer', 'cli'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    assert.equal(built.status, 0, built.stderr);
+    const dist = (name: string, file: string) => join(out, name, file);
+    for (const name of ['gateway', 'mailer', 'cli']) {
+      assert.ok(existsSync(dist(name, 'main.mjs')), `${name}/main.mjs`);
+    }
+    assert.ok(existsSync(dist('gateway', 'jwt-check.mjs')), 'the verification worker');
+    assert.ok(existsSync(dist('gateway', 'confirm.page.html')), 'the confirm page');
+    assert.ok(existsSync(dist('mailer', 'templates/verify_email')), 'the mail templates');
+    // What the runtime image must still provide from node_modules: Node's modules and the externals.
+    const allowed =
+      /^(node:|@fastify\/swagger-ui|@electric-sql\/pglite|@node-rs\/argon2|pg-native|bufferutil|utf-8-validate)/;
+    for (const dir of ['gateway', 'mailer', 'cli']) {
+      const code = readFileSync(dist(dir, 'main.mjs'), 'utf8');
+      const specifiers = [
+        ...code.matchAll(/^import\s[^;]*?from\s*"([^"]+)"/gm),
+        ...code.matchAll(/\bimport\("([^"]+)"\)/g),
+      ]
+        .map((m) => m[1] as string)
+        .filter((s) => !s.startsWith('.'));
+      const foreign = [...new Set(specifiers)].filter((s) => !allowed.test(s) && !builtinModules.includes(s));
+      assert.deepEqual(foreign, [], `${dir}: imports left to node_modules`);
+    }
   });
 });

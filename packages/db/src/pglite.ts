@@ -1,4 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from '@gatehouse/kit';
 import {
   CompiledQuery,
@@ -121,6 +121,16 @@ function stringTooDeep(s: string, limit: number): boolean {
   return false;
 }
 
+/**
+ * PGlite is loaded when the embedded mode opens its database, not with this module: the services
+ * of the stack never load it (about 10 MB of JavaScript and WebAssembly per process), and their
+ * bundles need not carry it (infra/scripts/build.mjs).
+ */
+async function createPglite(dir: string): Promise<PGlite> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  return PGlite.create(dir);
+}
+
 async function closeQuietly(instance: PGlite): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const grace = new Promise<void>((resolve) => {
@@ -156,7 +166,7 @@ class PGliteHost {
   }
 
   static async open(dir: string, log: Logger, limits: EmbeddedLimits): Promise<PGliteHost> {
-    return new PGliteHost(dir, log, limits, await PGlite.create(dir));
+    return new PGliteHost(dir, log, limits, await createPglite(dir));
   }
 
   /** True while `instance` is the live one: a connection bound to an older one must not run anything. */
@@ -189,7 +199,7 @@ class PGliteHost {
       if (broken) await closeQuietly(broken);
       let next: PGlite;
       try {
-        next = await PGlite.create(this.#dir);
+        next = await createPglite(this.#dir);
       } catch (err) {
         this.#retryAt = Date.now() + REOPEN_RETRY_MS;
         this.#log.error({ err }, 'the embedded database could not be reopened');

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type MailJob, MailTemplateName } from '@gatehouse/contracts';
@@ -6,8 +7,13 @@ import Mustache from 'mustache';
 /** Every template name of the contract, read off its schema so a new name cannot be forgotten. */
 export const TEMPLATE_NAMES: readonly MailTemplateName[] = MailTemplateName.anyOf.map((s) => s.const);
 
-/** The built-in templates: `services/mailer/templates/<name>/`. */
-export const BUILTIN_TEMPLATES_DIR = resolve(import.meta.dirname, '../../templates');
+/**
+ * The built-in templates: `services/mailer/templates/<name>/` from the sources, `templates/<name>/`
+ * beside a bundle (infra/scripts/build.mjs copies them there).
+ */
+export const BUILTIN_TEMPLATES_DIR = existsSync(resolve(import.meta.dirname, 'templates/verify_email'))
+  ? resolve(import.meta.dirname, 'templates')
+  : resolve(import.meta.dirname, '../../templates');
 
 const PARTS = ['subject.txt', 'body.html', 'body.txt'] as const;
 type Part = (typeof PARTS)[number];
